@@ -1,0 +1,1 @@
+"""HTTP protocol adapters: parse and validate requests, render responses."""

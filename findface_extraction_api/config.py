@@ -1,0 +1,153 @@
+"""/etc/findface-extraction-api.ini -> one immutable Settings object, or one clear error line.
+
+The file is configobj `key = value` with `[section]`s, validated against config.spec. FindFace
+documents the same keys in YAML style (`key: value`); such a file gets a message that shows the
+`key = value` form instead of a parse error.
+"""
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import validate
+from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
+
+DEFAULT_PATH = "/etc/findface-extraction-api.ini"
+SPEC_PATH = os.path.join(os.path.dirname(__file__), "config.spec")
+
+
+class ConfigError(Exception):
+    """An unusable configuration; str() is the one line to show the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen_host: str
+    listen_port: int
+    license_ntls_server: str
+    max_dimension: int
+    model_instances: int
+    quality_estimator: bool
+    models_root: str
+    fetch_enabled: bool
+    fetch_size_limit: int
+    fetch_allow_private_addresses: bool
+    fetch_connect_timeout: float
+    fetch_timeout: float
+    min_face_size: float
+    max_face_size: float
+
+    def effective(self):
+        """The settings as `key = value` lines, for --check-config and the start-up log."""
+        return "\n".join(f"{name} = {value}" for name, value in vars(self).items())
+
+
+def _face_size(value):
+    """A face size in pixels; `inf` and YAML's `.inf` mean unbounded."""
+    text = str(value).strip().lower()
+    if text in ("inf", ".inf", "+inf", "+.inf", "infinity"):
+        return math.inf
+    try:
+        number = float(text)
+    except ValueError:
+        raise validate.VdtTypeError(value) from None
+    if not number > 0:
+        raise validate.VdtValueTooSmallError(value)
+    return number
+
+
+def _address(value):
+    """`host:port`, `:port` (all interfaces) or `[v6]:port`."""
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):(\d{1,5})", str(value).strip())
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise validate.ValidateError(f"'{value}' is not host:port")
+    return match.group(1).strip("[]"), int(match.group(2))
+
+
+def load(path=DEFAULT_PATH, overrides=None):
+    """Read, validate and freeze the configuration at `path` (plus `overrides`, e.g. from the CLI)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the configuration file ({e.strerror})") from None
+    try:
+        config = ConfigObj(lines, configspec=SPEC_PATH, file_error=True, raise_errors=True,
+                           list_values=False, interpolation=False)
+    except ConfigObjError as e:
+        raise ConfigError(_parse_error(path, lines, e)) from None
+    for key, value in (overrides or {}).items():
+        config[key] = value
+    validator = validate.Validator({"face_size": _face_size, "address": _address})
+    result = config.validate(validator, preserve_errors=True)
+    if result is not True:
+        for sections, key, error in flatten_errors(config, result):
+            spec = config.configspec
+            for section in sections:
+                spec = spec[section]
+            expected = _describe_check(str(spec.get(key, "")))
+            where = ".".join([*sections, key or ""]).strip(".")
+            raise ConfigError(f"{path}: key '{where}': {str(error).rstrip('.')}; expected {expected}")
+    extra = get_extra_values(config)
+    if extra:
+        sections, name = extra[0]
+        spec = config.configspec
+        for section in sections:
+            spec = spec[section]
+        known = sorted(spec.scalars + [f"[{section}]" for section in spec.sections])
+        where = ".".join([*sections, name])
+        raise ConfigError(f"{path}: unknown key '{where}' (known here: {', '.join(known)})")
+    host, port = config["listen"]
+    return Settings(
+        listen_host=host, listen_port=port,
+        license_ntls_server=config["license_ntls_server"],
+        max_dimension=config["max_dimension"],
+        model_instances=config["model_instances"],
+        quality_estimator=config["quality_estimator"],
+        models_root=os.path.join(os.path.dirname(os.path.abspath(path)), config["models_root"]),
+        fetch_enabled=config["fetch"]["enabled"],
+        fetch_size_limit=config["fetch"]["size_limit"],
+        fetch_allow_private_addresses=config["fetch"]["allow_private_addresses"],
+        fetch_connect_timeout=config["fetch"]["connect_timeout"],
+        fetch_timeout=config["fetch"]["timeout"],
+        min_face_size=config["nnd"]["min_face_size"],
+        max_face_size=config["nnd"]["max_face_size"],
+    )
+
+
+_CHECK_WORDS = {"integer": "an integer", "float": "a number", "boolean": "true or false",
+                "string": "text", "address": "host:port", "face_size": "a size in pixels or inf"}
+
+
+def _describe_check(check):
+    """'integer(min=1, default=6000)' -> 'an integer >= 1'."""
+    name = check.split("(")[0]
+    minimum = re.search(r"min=([^,)]+)", check)
+    return _CHECK_WORDS.get(name, name) + (f" >= {minimum.group(1)}" if minimum else "")
+
+
+def _parse_error(path, lines, error):
+    """One line for a configobj parse error; YAML-style lines get the `key = value` form."""
+    number = getattr(error, "line_number", None)
+    line = lines[number - 1] if number and number <= len(lines) else ""
+    yaml = re.fullmatch(r"(\s*)([A-Za-z_][\w.]*)\s*:\s*(.*?)\s*", line)
+    if yaml:
+        indent, key, value = yaml.groups()
+        suggestion = f"[{key}]" if value == "" else f"{key} = {value}"
+        return (f"{path}: line {number}: '{line.strip()}' is YAML style (FindFace's docs); this file "
+                f"uses 'key = value' lines and [sections]: write '{suggestion}'")
+    return f"{path}: line {number}: cannot parse '{line.strip()}' ({error.msg if hasattr(error, 'msg') else error})"
+
+
+def cpu_count():
+    """CPUs this process may really use: its affinity mask, capped by a cgroup v2 CPU quota."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota, period = f.read().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, math.floor(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus

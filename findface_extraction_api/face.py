@@ -1,0 +1,30 @@
+"""The Face record: what the pipeline finds and both API adapters render from."""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+@dataclass
+class Face:
+    """One detected face, in original-image pixel coordinates.
+
+    `landmarks` are five points in YuNet's order (right eye, left eye, nose tip, right and
+    left mouth corner, "right" meaning the subject's right, i.e. image-left); every detector
+    reports them in that order so alignment is the same whichever found the face.
+    """
+
+    box: np.ndarray  # left, top, right, bottom (float)
+    score: float  # detector confidence, 0..1
+    landmarks: np.ndarray  # (5, 2)
+    normalized: np.ndarray | None = None  # canonical aligned crop, BGR uint8
+    facen: np.ndarray | None = None  # L2-normalised float32 feature vector
+    male_probability: float | None = None
+    age: float | None = None
+    emotions: dict[str, float] | None = None  # probabilities by label
+    extra: dict = field(default_factory=dict)
+
+    def shifted(self, dx, dy):
+        """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""
+        offset = np.array([dx, dy], np.float64)
+        return replace(self, box=self.box + np.tile(offset, 2), landmarks=self.landmarks + offset)

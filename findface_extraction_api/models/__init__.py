@@ -1,0 +1,1 @@
+"""One small module per model: preprocess -> onnxruntime (or dlib) -> postprocess."""
