@@ -54,6 +54,8 @@ async def serve(settings):
     if settings.license_ntls_server:
         log.info("license_ntls_server = %s is accepted for compatibility and ignored: no licence server is needed",
                  settings.license_ntls_server)
+    if settings.quality_estimator:
+        log.warning("quality_estimator = true is not implemented yet: detection_score stays the detector's confidence")
     service = Service(settings)
     log.info("models from %s: %s", service.bundle.root, service.bundle.describe())
     log.info("%d model instance(s) x %d thread(s) on %d CPU(s)", service.instances, service.threads, service.cpus)

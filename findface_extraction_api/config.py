@@ -5,6 +5,7 @@ documents the same keys in YAML style (`key: value`); such a file gets a message
 `key = value` form instead of a parse error.
 """
 
+import ipaddress
 import math
 import os
 import re
@@ -33,6 +34,7 @@ class Settings:
     fetch_enabled: bool
     fetch_size_limit: int
     fetch_allow_private_addresses: bool
+    fetch_allowed_networks: tuple
     fetch_connect_timeout: float
     fetch_timeout: float
     min_face_size: float
@@ -65,6 +67,14 @@ def _address(value):
     return match.group(1).strip("[]"), int(match.group(2))
 
 
+def _networks(value):
+    """Comma-separated CIDRs, e.g. `10.20.0.0/16, 192.168.5.7/32`."""
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in str(value).split(",") if item.strip())
+    except ValueError as e:
+        raise validate.ValidateError(f"'{value}' is not a list of networks ({e})") from None
+
+
 def load(path=DEFAULT_PATH, overrides=None):
     """Read, validate and freeze the configuration at `path` (plus `overrides`, e.g. from the CLI)."""
     try:
@@ -79,7 +89,7 @@ def load(path=DEFAULT_PATH, overrides=None):
         raise ConfigError(_parse_error(path, lines, e)) from None
     for key, value in (overrides or {}).items():
         config[key] = value
-    validator = validate.Validator({"face_size": _face_size, "address": _address})
+    validator = validate.Validator({"face_size": _face_size, "address": _address, "networks": _networks})
     result = config.validate(validator, preserve_errors=True)
     if result is not True:
         for sections, key, error in flatten_errors(config, result):
@@ -109,6 +119,7 @@ def load(path=DEFAULT_PATH, overrides=None):
         fetch_enabled=config["fetch"]["enabled"],
         fetch_size_limit=config["fetch"]["size_limit"],
         fetch_allow_private_addresses=config["fetch"]["allow_private_addresses"],
+        fetch_allowed_networks=config["fetch"]["allowed_networks"],
         fetch_connect_timeout=config["fetch"]["connect_timeout"],
         fetch_timeout=config["fetch"]["timeout"],
         min_face_size=config["nnd"]["min_face_size"],
@@ -117,7 +128,8 @@ def load(path=DEFAULT_PATH, overrides=None):
 
 
 _CHECK_WORDS = {"integer": "an integer", "float": "a number", "boolean": "true or false",
-                "string": "text", "address": "host:port", "face_size": "a size in pixels or inf"}
+                "string": "text", "address": "host:port", "face_size": "a size in pixels or inf",
+                "networks": "comma-separated networks like 10.0.0.0/8"}
 
 
 def _describe_check(check):

@@ -67,19 +67,19 @@ class _GuardedResolver(netutil.Resolver):
     rebinding between check and connect) and for every redirect hop.
     """
 
-    def initialize(self, allow_private):
+    def initialize(self, allow_private, allowed_networks):
         self.resolver = netutil.DefaultExecutorResolver()
         self.allow_private = allow_private
+        self.allowed_networks = allowed_networks
 
     async def resolve(self, host, port, family=socket.AF_UNSPEC):
         addresses = await self.resolver.resolve(host, port, family)
-        if not self.allow_private:
-            for _, address in addresses:
-                ip = ipaddress.ip_address(address[0].split("%")[0])
-                ip = getattr(ip, "ipv4_mapped", None) or ip
-                if not ip.is_global:
-                    raise FetchRefused(f"refused to fetch from {host}: it resolves to the non-public address "
-                                       f"{ip} (loopback, private and link-local targets are not allowed)")
+        for _, address in addresses:
+            ip = ipaddress.ip_address(address[0].split("%")[0])
+            ip = getattr(ip, "ipv4_mapped", None) or ip
+            if not (ip.is_global or self.allow_private or any(ip in net for net in self.allowed_networks)):
+                raise FetchRefused(f"refused to fetch from {host}: it resolves to the non-public address {ip} "
+                                   f"(loopback, private and link-local targets are not allowed)")
         return addresses
 
 
@@ -90,7 +90,8 @@ class Fetcher:
         self.settings = settings
         self.client = SimpleAsyncHTTPClient(
             force_instance=True, max_clients=16,
-            resolver=_GuardedResolver(allow_private=settings.fetch_allow_private_addresses))
+            resolver=_GuardedResolver(allow_private=settings.fetch_allow_private_addresses,
+                                      allowed_networks=settings.fetch_allowed_networks))
 
     async def fetch(self, url):
         limit = self.settings.fetch_size_limit
@@ -100,17 +101,20 @@ class Fetcher:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).hostname:
             raise ApiError(IMAGE_FETCH_FAILED, f"cannot fetch '{url}': only http and https URLs are supported")
         chunks, received = [], 0
+        over_limit = []  # tornado reports an exception raised in these callbacks as "connection closed"
 
         def on_chunk(chunk):
             nonlocal received
             received += len(chunk)
             if received > limit:
+                over_limit.append(received)
                 raise _TooLarge()
             chunks.append(chunk)
 
         def on_header(line):
-            if line.lower().startswith("content-length:") and line.split(":", 1)[1].strip().isdigit() \
-                    and int(line.split(":", 1)[1]) > limit:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit() and int(value) > limit:
+                over_limit.append(int(value))
                 raise _TooLarge()
 
         request = httpclient.HTTPRequest(
@@ -119,14 +123,14 @@ class Fetcher:
             header_callback=on_header, decompress_response=True, user_agent="findface-extraction-api")
         try:
             await self.client.fetch(request)
-        except _TooLarge:
-            raise ApiError(IMAGE_FETCH_FAILED, f"the image at {url} is larger than the fetch size_limit of "
-                                               f"{limit} bytes") from None
         except FetchRefused as e:
             raise ApiError(IMAGE_FETCH_FAILED, str(e)) from None
-        except httpclient.HTTPClientError as e:
-            raise ApiError(IMAGE_FETCH_FAILED, f"failed to fetch {url}: HTTP {e.code} {e.message}") from None
-        except Exception as e:  # DNS failure, refused connection, timeout, TLS error...
+        except Exception as e:
+            if over_limit:
+                raise ApiError(IMAGE_FETCH_FAILED, f"the image at {url} is larger than the fetch size_limit "
+                                                   f"of {limit} bytes") from None
+            if isinstance(e, httpclient.HTTPClientError):
+                raise ApiError(IMAGE_FETCH_FAILED, f"failed to fetch {url}: HTTP {e.code} {e.message}") from None
             raise ApiError(IMAGE_FETCH_FAILED, f"failed to fetch {url}: {_describe(e)}") from None
         return b"".join(chunks)
 

