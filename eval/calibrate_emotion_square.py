@@ -15,6 +15,7 @@ import numpy as np
 
 from findface_extraction_api import imaging, normalize
 from findface_extraction_api.models.detector import Detector
+from findface_extraction_api.models.landmarks import LandmarkPredictor
 from findface_extraction_api.models.runtime import Bundle
 
 LFW = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "eval-data", "verification", "lfw")
@@ -30,7 +31,8 @@ def fer_square(box):
 
 
 def main(lfw=LFW, every=8, limit=200):
-    detector = Detector(Bundle("build/models"), threads=2)
+    bundle = Bundle("build/models")
+    detector, landmarks = Detector(bundle, threads=2), LandmarkPredictor(bundle)
     files = sorted(glob.glob(os.path.join(lfw, "**", "*.jpg"), recursive=True))[::every][:limit]
     squares = []
     for path in files:
@@ -40,7 +42,8 @@ def main(lfw=LFW, every=8, limit=200):
             continue
         centre = np.array(image.shape[1::-1]) / 2
         face = min(faces, key=lambda f: np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre))
-        matrix = imaging.fit_similarity(face.landmarks, normalize.TEMPLATE)
+        points = landmarks.predict(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), face.box)  # as pipeline.py does
+        matrix = imaging.fit_similarity(points, normalize.TEMPLATE)
         left, top, side = fer_square(face.box)
         scale = np.sqrt(abs(np.linalg.det(matrix[:, :2])))
         (x, y), = imaging.apply_affine(matrix, [[left, top]])

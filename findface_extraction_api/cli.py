@@ -59,7 +59,7 @@ async def serve(settings):
     service = Service(settings)
     log.info("models from %s: %s", service.bundle.root, service.bundle.describe())
     log.info("%d model instance(s) x %d thread(s) on %d CPU(s)", service.instances, service.threads, service.cpus)
-    server = HTTPServer(make_app(service), max_body_size=MAX_BODY_SIZE, xheaders=False)
+    server = HTTPServer(make_app(service), max_body_size=MAX_BODY_SIZE)
     server.listen(settings.listen_port, settings.listen_host or None)
     log.info("listening on %s:%d", settings.listen_host or "*", settings.listen_port)
 

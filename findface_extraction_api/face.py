@@ -1,6 +1,6 @@
 """The Face record: what the pipeline finds and both API adapters render from."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,7 +22,6 @@ class Face:
     male_probability: float | None = None
     age: float | None = None
     emotions: dict[str, float] | None = None  # probabilities by label
-    extra: dict = field(default_factory=dict)
 
     def shifted(self, dx, dy):
         """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""

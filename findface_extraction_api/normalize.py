@@ -6,7 +6,7 @@ reads only this crop through fixed transforms, so a `normalized` PNG posted back
 `detector: prenormalized` gives the same facen, gender, age and emotions as the original.
 
 The margin is what the widest consumer needs: fer's emotion square (the detector box made
-square, plus 10 px) spans x 17..234 and y 34..252 of 256, the dlib-style age chip y 78..232.
+square, plus 10 px) spans x 17..239 and y 33..255 of 256, the dlib-style age chip y 78..232.
 """
 
 import numpy as np
@@ -29,7 +29,7 @@ DLIB_CHIP_PADDING = 0.2
 # fer's crop is the detector box made square and grown by 10 px; here it is that square for a
 # typical YuNet box in normalized-face pixels (left, top, side): the median over 198 LFW faces,
 # measured by eval/calibrate_emotion_square.py.
-EMOTION_SQUARE = (16.7, 34.2, 217.7)
+EMOTION_SQUARE = (17.2, 33.3, 221.3)
 
 
 def normalize(image, landmarks):

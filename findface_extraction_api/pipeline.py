@@ -15,6 +15,7 @@ from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.detector import Detector
 from .models.emotions import EmotionClassifier
 from .models.facen import FacenExtractor
+from .models.landmarks import LandmarkPredictor
 from .models.legacy import LegacyDetector
 
 DETECTORS = ("nnd", "legacy", "prenormalized")
@@ -42,7 +43,8 @@ class Models:
 
     def __init__(self, bundle, threads):
         self.detector = Detector(bundle, threads)
-        self.legacy = LegacyDetector(bundle)
+        self.landmarks = LandmarkPredictor(bundle)
+        self.legacy = LegacyDetector(self.landmarks)
         self.facen = FacenExtractor(bundle, threads)
         self.age = AgeEstimator(bundle, threads)
         self.gender = GenderClassifier(bundle, threads)
@@ -61,11 +63,20 @@ def extract(models, image, options, min_face_size=30, max_face_size=float("inf")
     else:
         faces = models.detector.detect(region, min_face_size, max_face_size)
     if options.needs_normalized_face:
+        if options.detector == "nnd":
+            refine_landmarks(models, region, faces)
         for face in faces:
             if face.normalized is None:
                 face.normalized = normalize.normalize(region, face.landmarks)
         describe(models, faces, options)
     return [face.shifted(dx, dy) for face in faces]
+
+
+def refine_landmarks(models, image, faces):
+    """Replace YuNet's landmarks, which ignore roll, by the shape predictor's (models/landmarks.py)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    for face in faces:
+        face.landmarks = models.landmarks.predict(grey, face.box)
 
 
 def crop_roi(image, roi):

@@ -183,6 +183,19 @@ def test_exif_orientation_is_applied_first(api, orientation):
     assert float(facen(face) @ facen(reference)) > 0.95
 
 
+@pytest.mark.parametrize("degrees", [-30, 25])
+def test_tilted_face_is_found_and_aligned_upright(api, degrees):
+    """Rolled faces (no EXIF) are found, and alignment undoes the roll: the facen barely moves."""
+    centre = (ASTRONAUT_FACE[:2] + ASTRONAUT_FACE[2:]) / 2
+    tilted = cv2.warpAffine(astronaut(), cv2.getRotationMatrix2D(tuple(centre), degrees, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REFLECT)
+    face = only_face(api.extract(jpeg(tilted), need_facen=True))
+    found_centre = (np.array(box(face)[:2]) + box(face)[2:]) / 2
+    assert np.linalg.norm(found_centre - centre) < 20
+    upright = only_face(api.extract(jpeg(astronaut()), need_facen=True))
+    assert float(facen(face) @ facen(upright)) > 0.85
+
+
 def test_auto_rotate_is_accepted(api):
     face = only_face(api.extract(jpeg(astronaut()), auto_rotate=True))
     assert iou(box(face), ASTRONAUT_FACE) > 0.8

@@ -31,7 +31,12 @@ class ExtractionHandler(JsonHandler):
         self.write(self.service.describe())
 
     async def post(self):
-        envelope, parts = parse_body(self.request)
+        try:
+            envelope, parts = parse_body(self.request)
+        except ApiError as e:  # the envelope itself is unusable: no per-request answers possible
+            self.set_status(e.status)
+            self.write(e.to_json())
+            return
         responses = await asyncio.gather(*(self.respond(raw, parts) for raw in envelope))
         self.write({"responses": responses})
 

@@ -1,0 +1,43 @@
+"""dlib's 5-point shape predictor: landmarks that follow the face's roll.
+
+YuNet's own landmarks barely turn with the head: on a face rolled by 30 degrees they still lie
+almost level (measured: 5 degrees), and the SFace cosine to the upright face falls to 0.34.
+The shape predictor, started from YuNet's box, follows the roll (cosine >= 0.978 from -40 to
++40 degrees) and matches YuNet on upright faces (LFW folds 1-2: 99.50% vs 99.58%, same AUC).
+Its points (eye corners, nose base) are mapped onto YuNet's five through the two templates, so
+everything downstream keeps one landmark convention.
+"""
+
+import threading
+
+import dlib
+import numpy as np
+
+from .. import imaging
+from ..normalize import YUNET_IN_DLIB_CHIP
+
+# dlib's own 5-point template, in the same unit chip space as YUNET_IN_DLIB_CHIP
+# (dlib/image_transforms/interpolation.h, get_face_chip_details).
+DLIB_5_POINTS = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
+                          [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
+                          [0.4901123135679, 0.6277975316475]])
+
+
+class LandmarkPredictor:
+    def __init__(self, bundle):
+        self.path = bundle.path("landmarks5")
+        self._local = threading.local()
+        self.predictor()  # load now, so a bad file fails at start-up
+
+    def predictor(self):
+        """A per-thread predictor: dlib promises no thread safety for shared objects."""
+        if not hasattr(self._local, "predictor"):
+            self._local.predictor = dlib.shape_predictor(self.path)
+        return self._local.predictor
+
+    def predict(self, grey, box):
+        """YuNet-order landmarks for the face in `box` (left, top, right, bottom) of a grey image."""
+        left, top, right, bottom = (int(round(v)) for v in box)
+        shape = self.predictor()(grey, dlib.rectangle(left, top, right - 1, bottom - 1))
+        points = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
+        return imaging.apply_affine(imaging.fit_similarity(DLIB_5_POINTS, points), YUNET_IN_DLIB_CHIP)
