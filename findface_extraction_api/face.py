@@ -17,6 +17,9 @@ class Face:
     box: np.ndarray  # left, top, right, bottom (float)
     score: float  # detector confidence, 0..1
     landmarks: np.ndarray  # (5, 2)
+    shape: np.ndarray | None = None  # dlib's 5 points (eye corners, nose base), when predicted
+    quality: float | None = None  # quality.py's score, 0 best, <= -5 for turned faces
+    rotation: int = 0  # degrees the image was turned clockwise to find the face upright
     normalized: np.ndarray | None = None  # canonical aligned crop, BGR uint8
     facen: np.ndarray | None = None  # L2-normalised float32 feature vector
     male_probability: float | None = None
@@ -26,4 +29,5 @@ class Face:
     def shifted(self, dx, dy):
         """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""
         offset = np.array([dx, dy], np.float64)
-        return replace(self, box=self.box + np.tile(offset, 2), landmarks=self.landmarks + offset)
+        shape = None if self.shape is None else self.shape + offset
+        return replace(self, box=self.box + np.tile(offset, 2), landmarks=self.landmarks + offset, shape=shape)

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import normalize
+from . import normalize, quality
 from .face import Face
 from .models.age_gender import AgeEstimator, GenderClassifier
-from .models.detector import Detector
+from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
 from .models.facen import FacenExtractor
-from .models.landmarks import LandmarkPredictor
+from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
 
 DETECTORS = ("nnd", "legacy", "prenormalized")
+# Clockwise turns tried by auto_rotate after the image as it is.
+TURNS = ((90, cv2.ROTATE_90_CLOCKWISE), (180, cv2.ROTATE_180), (270, cv2.ROTATE_90_COUNTERCLOCKWISE))
+GOOD_QUALITY = -1.0  # an upright face at least this good makes the turned passes look only for larger faces
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Options:
     need_age: bool = False
     need_emotions: bool = False
     need_normalized: bool = False
+    auto_rotate: bool = False
 
     @property
     def needs_normalized_face(self):
@@ -51,20 +55,22 @@ class Models:
         self.emotions = EmotionClassifier(bundle, threads)
 
 
-def extract(models, image, options, min_face_size=30, max_face_size=float("inf")):
-    """All faces of `image` (BGR) with the attributes `options` asks for, in image coordinates."""
+def extract(models, image, options, min_face_size=30, max_face_size=float("inf"), with_quality=False):
+    """All faces of `image` (BGR) with the attributes `options` asks for, in image coordinates.
+
+    `with_quality` fills each face's quality score (auto_rotate always does: it needs it).
+    """
     region, (dx, dy) = crop_roi(image, options.roi)
     if region is None:
         return []
-    if options.detector == "prenormalized":
-        faces = [prenormalized_face(region)]
-    elif options.detector == "legacy":
-        faces = models.legacy.detect(region, min_face_size, max_face_size)
+    if options.auto_rotate:
+        faces = find_faces_any_orientation(models, region, min_face_size, max_face_size)
     else:
-        faces = models.detector.detect(region, min_face_size, max_face_size)
+        faces = find_faces(models, region, options.detector, min_face_size, max_face_size)
+        if with_quality:
+            for face in faces:
+                face.quality = quality.score(models, region, face)
     if options.needs_normalized_face:
-        if options.detector == "nnd":
-            refine_landmarks(models, region, faces)
         for face in faces:
             if face.normalized is None:
                 face.normalized = normalize.normalize(region, face.landmarks)
@@ -72,11 +78,64 @@ def extract(models, image, options, min_face_size=30, max_face_size=float("inf")
     return [face.shifted(dx, dy) for face in faces]
 
 
-def refine_landmarks(models, image, faces):
-    """Replace YuNet's landmarks, which ignore roll, by the shape predictor's (models/landmarks.py)."""
+def find_faces(models, image, detector, min_face_size, max_face_size):
+    """Faces with landmarks from one detector, on the image as it is."""
+    if detector == "prenormalized":
+        return [prenormalized_face(image)]
+    if detector == "legacy":
+        return models.legacy.detect(image, min_face_size, max_face_size)
+    faces = models.detector.detect(image, min_face_size, max_face_size)
+    # YuNet's own landmarks ignore roll; the shape predictor's follow it (models/landmarks.py).
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     for face in faces:
-        face.landmarks = models.landmarks.predict(grey, face.box)
+        face.shape = models.landmarks.predict_shape(grey, face.box)
+        face.landmarks = to_yunet_order(face.shape)
+    return faces
+
+
+def find_faces_any_orientation(models, image, min_face_size, max_face_size):
+    """`nnd` faces in the image and its three quarter turns, each physical face once.
+
+    A face found in several orientations is kept from the one where its quality is best, with
+    `rotation` set and coordinates mapped back to the image as given. When the image as it is
+    already shows a good upright face (the common case), the turned copies are searched only for
+    faces twice min_face_size, which costs about a ninth of a full pass each.
+    """
+    faces = find_faces(models, image, "nnd", min_face_size, max_face_size)
+    for face in faces:
+        face.quality = quality.score(models, image, face)
+    turned_min = min_face_size * 2 if any(face.quality >= GOOD_QUALITY for face in faces) else min_face_size
+    for degrees, turn in TURNS:
+        turned = cv2.rotate(image, turn)
+        for face in find_faces(models, turned, "nnd", turned_min, max_face_size):
+            face.quality = quality.score(models, turned, face)
+            faces.append(turn_back(face, degrees, image.shape))
+    if not faces:
+        return []
+    keep = suppress(np.array([face.box for face in faces]), np.array([face.quality for face in faces]))
+    return [faces[i] for i in keep]
+
+
+def turn_back(face, degrees, shape):
+    """A face found in the image turned `degrees` clockwise, in the unturned image's coordinates."""
+    height, width = shape[:2]
+
+    def back(points):
+        u, v = points[..., 0], points[..., 1]
+        if degrees == 90:
+            x, y = v, height - u
+        elif degrees == 180:
+            x, y = width - u, height - v
+        else:
+            x, y = width - v, u
+        return np.stack([x, y], -1)
+
+    corners = back(face.box.reshape(2, 2))
+    face.box = np.concatenate([corners.min(0), corners.max(0)])
+    face.landmarks = back(face.landmarks)
+    face.shape = None if face.shape is None else back(face.shape)
+    face.rotation = degrees
+    return face
 
 
 def crop_roi(image, roi):

@@ -37,6 +37,18 @@ def astronaut():
     return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
+def composed_crowd():
+    """Three copies of the astronaut's head at three sizes on one canvas, with their expected boxes."""
+    head = astronaut()[20:260, 120:340]
+    canvas = np.full((900, 1400, 3), 110, np.uint8)
+    expected = []
+    for scale, (x, y) in ((0.45, (40, 600)), (1.0, (300, 300)), (2.2, (820, 200))):
+        part = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        canvas[y:y + part.shape[0], x:x + part.shape[1]] = part
+        expected.append((ASTRONAUT_FACE - [120, 20, 120, 20]) * scale + [x, y, x, y])
+    return canvas, expected
+
+
 def jpeg(image, quality=95, orientation=None):
     pil = Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     out = io.BytesIO()

@@ -8,7 +8,7 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE, astronaut, box, facen, have_curl, iou, jpeg, png
+from conftest import ASTRONAUT_FACE, astronaut, box, composed_crowd, facen, have_curl, iou, jpeg, png
 
 EMOTIONS = {"neutral", "angry", "disgust", "fear", "happy", "sad", "surprise"}
 ALL_FLAGS = dict(need_facen=True, need_gender=True, need_age=True, need_emotions=True, need_normalized=True)
@@ -116,18 +116,6 @@ def test_responses_keep_request_order(api):
     assert status == 200
     boxes = [box(only_face(r)) for r in body["responses"]]
     assert iou(boxes[0], ASTRONAUT_FACE) > 0.8 and iou(boxes[1], ASTRONAUT_FACE / 2) > 0.8 and boxes[0] == boxes[2]
-
-
-def composed_crowd():
-    """Three copies of the astronaut's head at three sizes on one canvas, with their expected boxes."""
-    head = astronaut()[20:260, 120:340]
-    canvas = np.full((900, 1400, 3), 110, np.uint8)
-    expected = []
-    for scale, (x, y) in ((0.45, (40, 600)), (1.0, (300, 300)), (2.2, (820, 200))):
-        part = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        canvas[y:y + part.shape[0], x:x + part.shape[1]] = part
-        expected.append((ASTRONAUT_FACE - [120, 20, 120, 20]) * scale + [x, y, x, y])
-    return canvas, expected
 
 
 def test_several_faces_at_several_sizes(api):

@@ -106,7 +106,8 @@ def parse_request(raw):
         if value is not None and not isinstance(value, bool):
             raise bad_param(flag, f"'{flag}' must be true or false")
         flags[flag] = bool(value)
-    flags.pop("auto_rotate")  # accepted for compatibility; rotation is not implemented yet
+    if flags["auto_rotate"] and detector != "nnd":
+        raise bad_param("auto_rotate", "auto_rotate works only with the nnd detector (as FindFace documents)")
     return pipeline.Options(detector=detector, roi=parse_roi(raw.get("roi")), **flags), image
 
 
@@ -125,16 +126,23 @@ def parse_roi(roi):
 def process(service, data, options):
     """Worker-thread part of one request: decode, run the pipeline, render the faces."""
     image = sources.decode(data, service.settings.max_dimension)
+    quality_scores = service.settings.quality_estimator
     faces = pipeline.extract(service.models, image, options, service.settings.min_face_size,
-                             service.settings.max_face_size)
-    return [render_face(face, options) for face in faces]
+                             service.settings.max_face_size, with_quality=quality_scores)
+    return [render_face(face, options, quality_scores) for face in faces]
 
 
-def render_face(face, options):
-    """A face as FindFace documents it (key order as in the vendor's examples)."""
+def render_face(face, options, quality_scores=False):
+    """A face as FindFace documents it (key order as in the vendor's examples).
+
+    `detection_score` is the face's quality (0 best) when the quality estimator is on, else the
+    detector's confidence; auto-rotated faces also say by how much the image was turned.
+    """
     left, top, right, bottom = (int(round(v)) for v in face.box)
     out = {"bbox": {"left": left, "top": top, "right": right, "bottom": bottom},
-           "detection_score": round(face.score, 7)}
+           "detection_score": round(face.quality if quality_scores else face.score, 7)}
+    if options.auto_rotate:
+        out["rotation"] = face.rotation
     if options.need_facen:
         out["facen"] = base64.b64encode(face.facen.astype("<f4").tobytes()).decode("ascii")
     if options.need_gender:

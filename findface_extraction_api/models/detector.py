@@ -42,6 +42,13 @@ class Detector:
         keep = suppress(boxes, scores)
         return [Face(box=boxes[i], score=float(scores[i]), landmarks=landmarks[i]) for i in keep]
 
+    def centre_score(self, image):
+        """YuNet's best score for a face covering the centre of `image` (one pass, no resizing); 0 if none."""
+        boxes, scores, _ = self._detect_at(image, 1.0)
+        cx, cy = image.shape[1] / 2, image.shape[0] / 2
+        covering = (boxes[:, 0] < cx) & (cx < boxes[:, 2]) & (boxes[:, 1] < cy) & (cy < boxes[:, 3])
+        return float(scores[covering].max()) if covering.any() else 0.0
+
     def _detect_at(self, image, scale):
         """One YuNet pass over `image` resized by `scale`; results in original pixels."""
         scale_xy = np.ones(2)

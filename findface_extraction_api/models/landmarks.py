@@ -35,9 +35,17 @@ class LandmarkPredictor:
             self._local.predictor = dlib.shape_predictor(self.path)
         return self._local.predictor
 
-    def predict(self, grey, box):
-        """YuNet-order landmarks for the face in `box` (left, top, right, bottom) of a grey image."""
+    def predict_shape(self, grey, box):
+        """dlib's own five points (outer/inner eye corners, nose base) for the face in `box`."""
         left, top, right, bottom = (int(round(v)) for v in box)
         shape = self.predictor()(grey, dlib.rectangle(left, top, right - 1, bottom - 1))
-        points = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
-        return imaging.apply_affine(imaging.fit_similarity(DLIB_5_POINTS, points), YUNET_IN_DLIB_CHIP)
+        return np.array([[p.x, p.y] for p in shape.parts()], np.float64)
+
+    def predict(self, grey, box):
+        """YuNet-order landmarks for the face in `box` (left, top, right, bottom) of a grey image."""
+        return to_yunet_order(self.predict_shape(grey, box))
+
+
+def to_yunet_order(shape):
+    """YuNet's five points (eyes, nose tip, mouth corners) implied by dlib's five."""
+    return imaging.apply_affine(imaging.fit_similarity(DLIB_5_POINTS, shape), YUNET_IN_DLIB_CHIP)

@@ -17,6 +17,7 @@ import dlib
 import numpy as np
 
 from ..face import Face
+from .landmarks import to_yunet_order
 
 WINDOW = 80.0
 MAX_ENLARGEMENT = 2.0
@@ -44,8 +45,9 @@ class LegacyDetector:
         faces = []
         for rect, score in zip(rects, scores):
             box = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float64)
-            landmarks = self.landmarks.predict(grey, box)
-            faces.append(Face(box=box / scale, score=1 / (1 + math.exp(-score)), landmarks=landmarks / scale))
+            shape = self.landmarks.predict_shape(grey, box) / scale
+            faces.append(Face(box=box / scale, score=1 / (1 + math.exp(-score)), landmarks=to_yunet_order(shape),
+                              shape=shape))
         return faces
 
 
