@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -26,14 +27,14 @@ from conftest import Daemon, astronaut, jpeg  # noqa: E402  (the tests' real-dae
 ALL = dict(need_facen=True, need_gender=True, need_age=True, need_emotions=True, need_normalized=True)
 
 
-def frame(faces):
-    """A 1280x720 JPEG with `faces` copies of the astronaut's head (~110 px faces)."""
+def frame(faces, turn=None):
+    """A 1280x720 JPEG with `faces` copies of the astronaut's head (~110 px faces), maybe turned."""
     canvas = np.full((720, 1280, 3), 90, np.uint8)
     head = astronaut()[20:260, 120:340]
     for i in range(faces):
         x, y = 30 + (i % 5) * 245, 60 + (i // 5) * 330
         canvas[y:y + head.shape[0], x:x + head.shape[1]] = head
-    return jpeg(canvas, quality=90)
+    return jpeg(canvas if turn is None else cv2.rotate(canvas, turn), quality=90)
 
 
 def timed(client, data, rounds, **params):
@@ -77,6 +78,9 @@ def main():
                 "6 faces, all attributes": timed(client, six, args.rounds, **ALL),
                 "1 face, legacy, all attributes": timed(client, one, args.rounds, detector="legacy", **ALL),
                 "prenormalized, all attributes": timed(client, crop, args.rounds, detector="prenormalized", **ALL),
+                "1 face, auto_rotate": timed(client, one, args.rounds, auto_rotate=True),
+                "1 face turned 90 deg, auto_rotate": timed(client, frame(1, cv2.ROTATE_90_CLOCKWISE), args.rounds,
+                                                           auto_rotate=True),
             }
             rps_1 = throughput(client, one, 1, 4 * args.rounds // 2, **ALL)
             rps_4 = throughput(client, one, 4, 4 * args.rounds // 2, **ALL)
@@ -87,6 +91,8 @@ def main():
         "all attributes / detect only (1 face)": ms["1 face, all attributes"] / ms["1 face, detect only"],
         "6 faces / 1 face (all attributes)": ms["6 faces, all attributes"] / ms["1 face, all attributes"],
         "legacy / nnd (all attributes)": ms["1 face, legacy, all attributes"] / ms["1 face, all attributes"],
+        "auto_rotate / plain, upright image": ms["1 face, auto_rotate"] / ms["1 face, detect only"],
+        "auto_rotate / plain, turned image": ms["1 face turned 90 deg, auto_rotate"] / ms["1 face, detect only"],
         "4 clients / 1 client (throughput)": rps_4 / rps_1,
     }
     print(f"CPUs available: {len(os.sched_getaffinity(0))}; median of {args.rounds} requests each; 1280x720 JPEG")

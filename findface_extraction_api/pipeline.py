@@ -17,6 +17,7 @@ from .models.emotions import EmotionClassifier
 from .models.facen import FacenExtractor
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
+from .models import liveness
 
 DETECTORS = ("nnd", "legacy", "prenormalized")
 # Clockwise turns tried by auto_rotate after the image as it is.
@@ -36,6 +37,7 @@ class Options:
     need_emotions: bool = False
     need_normalized: bool = False
     auto_rotate: bool = False
+    need_liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
 
     @property
     def needs_normalized_face(self):
@@ -45,7 +47,7 @@ class Options:
 class Models:
     """Every model of the bundle, loaded and checked once."""
 
-    def __init__(self, bundle, threads):
+    def __init__(self, bundle, threads, liveness_threshold=0.5):
         self.detector = Detector(bundle, threads)
         self.landmarks = LandmarkPredictor(bundle)
         self.legacy = LegacyDetector(self.landmarks)
@@ -53,6 +55,27 @@ class Models:
         self.age = AgeEstimator(bundle, threads)
         self.gender = GenderClassifier(bundle, threads)
         self.emotions = EmotionClassifier(bundle, threads)
+        # Optional pack: None when the bundle was built without it (see models/liveness.py).
+        self.liveness = liveness.LivenessEstimator(bundle, threads) if liveness.available(bundle) else None
+        self.liveness_threshold = liveness_threshold
+
+
+class Unsupported(Exception):
+    """A request this service cannot answer as asked (a missing optional model, a detector that
+    cannot give what is needed); `param` names the request key, the message says why."""
+
+    def __init__(self, param, message):
+        super().__init__(message)
+        self.param = param
+
+
+def check_liveness(models, detector="nnd"):
+    """Unsupported unless liveness can run: the pack is installed and the frame is not a chip."""
+    if models.liveness is None:
+        raise Unsupported("need_liveness", liveness.PACK_HINT)
+    if detector == "prenormalized":
+        raise Unsupported("need_liveness", "liveness needs the original frame around the face (MiniFASNet "
+                                           "crops 2.7x and 4x the face box); a prenormalized face has none")
 
 
 def extract(models, image, options, min_face_size=30, max_face_size=float("inf"), with_quality=False):
@@ -60,6 +83,8 @@ def extract(models, image, options, min_face_size=30, max_face_size=float("inf")
 
     `with_quality` fills each face's quality score (auto_rotate always does: it needs it).
     """
+    if options.need_liveness:
+        check_liveness(models, options.detector)
     region, (dx, dy) = crop_roi(image, options.roi)
     if region is None:
         return []
@@ -75,7 +100,35 @@ def extract(models, image, options, min_face_size=30, max_face_size=float("inf")
             if face.normalized is None:
                 face.normalized = normalize.normalize(region, face.landmarks)
         describe(models, faces, options)
-    return [face.shifted(dx, dy) for face in faces]
+    faces = [face.shifted(dx, dy) for face in faces]
+    if options.need_liveness:
+        estimate_liveness(models, image, faces)  # the whole frame: the crops reach past the roi
+    return faces
+
+
+def faces_from_boxes(models, image, boxes):
+    """Faces at given boxes (left, top, right, bottom; e.g. from another client's detector), with
+    landmarks from the same shape predictor the `nnd` path uses and their normalized crops. No
+    detection: `describe` and `estimate_liveness` then fill attributes as for detected faces."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    faces = []
+    for box in boxes:
+        box = np.asarray(box, np.float64)
+        shape = models.landmarks.predict_shape(grey, box)
+        landmarks = to_yunet_order(shape)
+        faces.append(Face(box=box, score=1.0, landmarks=landmarks, shape=shape,
+                          normalized=normalize.normalize(image, landmarks)))
+    return faces
+
+
+def estimate_liveness(models, image, faces):
+    """Fill `liveness` (P(real)) and `real` (at the configured threshold) from the original frame."""
+    check_liveness(models)
+    if not faces:
+        return
+    for face, p in zip(faces, models.liveness.real_probability(image, [face.box for face in faces])):
+        face.liveness = float(p)
+        face.real = face.liveness >= models.liveness_threshold
 
 
 def find_faces(models, image, detector, min_face_size, max_face_size):
@@ -104,10 +157,13 @@ def find_faces_any_orientation(models, image, min_face_size, max_face_size):
     faces = find_faces(models, image, "nnd", min_face_size, max_face_size)
     for face in faces:
         face.quality = quality.score(models, image, face)
-    turned_min = min_face_size * 2 if any(face.quality >= GOOD_QUALITY for face in faces) else min_face_size
+    good = [face for face in faces if face.quality >= GOOD_QUALITY]
+    turned_min = min_face_size * 2 if good else min_face_size
     for degrees, turn in TURNS:
         turned = cv2.rotate(image, turn)
         for face in find_faces(models, turned, "nnd", turned_min, max_face_size):
+            if good and not is_new(box_back(face.box, degrees, image.shape), good):
+                continue  # a good upright face seen again sideways: not worth scoring
             face.quality = quality.score(models, turned, face)
             faces.append(turn_back(face, degrees, image.shape))
     if not faces:
@@ -116,24 +172,35 @@ def find_faces_any_orientation(models, image, min_face_size, max_face_size):
     return [faces[i] for i in keep]
 
 
+def is_new(box, faces):
+    """Whether `box` is not one of `faces` (by the detector's own suppression rule)."""
+    boxes = np.array([face.box for face in faces] + [box])
+    return len(faces) in suppress(boxes, np.r_[np.ones(len(faces)), 0.0])
+
+
+def points_back(points, degrees, shape):
+    """(..., 2) points of the image turned `degrees` clockwise -> the unturned image (height, width = shape)."""
+    height, width = shape[:2]
+    u, v = points[..., 0], points[..., 1]
+    if degrees == 90:
+        x, y = v, height - u
+    elif degrees == 180:
+        x, y = width - u, height - v
+    else:
+        x, y = width - v, u
+    return np.stack([x, y], -1)
+
+
+def box_back(box, degrees, shape):
+    corners = points_back(np.asarray(box).reshape(2, 2), degrees, shape)
+    return np.concatenate([corners.min(0), corners.max(0)])
+
+
 def turn_back(face, degrees, shape):
     """A face found in the image turned `degrees` clockwise, in the unturned image's coordinates."""
-    height, width = shape[:2]
-
-    def back(points):
-        u, v = points[..., 0], points[..., 1]
-        if degrees == 90:
-            x, y = v, height - u
-        elif degrees == 180:
-            x, y = width - u, height - v
-        else:
-            x, y = width - v, u
-        return np.stack([x, y], -1)
-
-    corners = back(face.box.reshape(2, 2))
-    face.box = np.concatenate([corners.min(0), corners.max(0)])
-    face.landmarks = back(face.landmarks)
-    face.shape = None if face.shape is None else back(face.shape)
+    face.box = box_back(face.box, degrees, shape)
+    face.landmarks = points_back(face.landmarks, degrees, shape)
+    face.shape = None if face.shape is None else points_back(face.shape, degrees, shape)
     face.rotation = degrees
     return face
 
