@@ -98,7 +98,8 @@ class Fetcher:
         if not self.settings.fetch_enabled:
             raise ApiError(IMAGE_FETCH_FAILED, "fetching images by URL is disabled in the configuration "
                                                "([fetch] enabled = false)")
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).hostname:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ApiError(IMAGE_FETCH_FAILED, f"cannot fetch '{url}': only http and https URLs are supported")
         chunks, received = [], 0
         over_limit = []  # tornado reports an exception raised in these callbacks as "connection closed"

@@ -25,6 +25,7 @@ CONTAINED = 0.6  # a box this much inside a better one is a fragment of it
 class Detector:
     def __init__(self, bundle, threads):
         self.session = runtime.session(bundle.path("detector"), threads)
+        self.output_names = [output.name for output in self.session.get_outputs()]
 
     def detect(self, image, min_face_size, max_face_size):
         """All faces in a BGR image whose size lies (or may lie) in [min_face_size, max_face_size]."""
@@ -60,7 +61,7 @@ class Detector:
         pad_h, pad_w = -height % 32 + height, -width % 32 + width
         blob = np.zeros((1, 3, pad_h, pad_w), np.float32)
         blob[0, :, :height, :width] = image.transpose(2, 0, 1)
-        outputs = dict(zip([o.name for o in self.session.get_outputs()], self.session.run(None, {"input": blob})))
+        outputs = dict(zip(self.output_names, self.session.run(None, {"input": blob})))
         boxes, scores, landmarks = decode(outputs, pad_w, pad_h)
         return boxes / np.tile(scale_xy, 2), scores, landmarks / scale_xy
 
