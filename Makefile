@@ -8,7 +8,7 @@ CACHE := build/cache
 CONFIG := etc/findface-extraction-api.ini
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test models venv bench eval clean
+.PHONY: run test models venv bench eval eval-quick clean
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE)
@@ -35,8 +35,31 @@ $(VENV)/.installed: $(REQUIREMENTS) setup.cfg
 bench: models
 	$(VENV)/bin/python bench/run.py
 
-eval: models
+# Accuracy on the research-only benchmarks in ../shared/eval-data, through the HTTP API
+# (eval/run.py): report in docs/accuracy/. eval-quick: the CI subset, report in build/eval-quick/.
+$(VENV)/.eval-installed: $(VENV)/.installed requirements-eval.txt
+	$(VENV)/bin/python -m pip install --quiet -r requirements-eval.txt
+	touch $@
+
+eval: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py
 
+eval-quick: models $(VENV)/.eval-installed
+	$(VENV)/bin/python eval/run.py --quick
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
+
+# --- Debian packages and their install test (docs/install.md) ---
+# make deb       dist/findface-extraction-api_*.deb + dist/findface-data_*.deb, lintian-checked;
+#                installs its build dependencies when missing (root or sudo)
+# make test-deb  installs both packages in a booted Debian 12 container (debootstrap +
+#                systemd-nspawn) and runs the service end to end; skips with a reason when
+#                the machine cannot (not root, no network, no nspawn)
+.PHONY: deb test-deb
+
+deb: models
+	packaging/build-deb.sh
+
+test-deb:
+	packaging/test-deb.sh

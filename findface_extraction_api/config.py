@@ -39,6 +39,7 @@ class Settings:
     fetch_timeout: float
     min_face_size: float
     max_face_size: float
+    liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
 
     def effective(self):
         """The settings as `key = value` lines, for --check-config and the start-up log."""
@@ -124,6 +125,7 @@ def load(path=DEFAULT_PATH, overrides=None):
         fetch_timeout=config["fetch"]["timeout"],
         min_face_size=config["nnd"]["min_face_size"],
         max_face_size=config["nnd"]["max_face_size"],
+        liveness_threshold=config["liveness"]["threshold"],
     )
 
 

@@ -25,6 +25,8 @@ class Face:
     male_probability: float | None = None
     age: float | None = None
     emotions: dict[str, float] | None = None  # probabilities by label
+    liveness: float | None = None  # P(real face) from MiniFASNet (models/liveness.py)
+    real: bool | None = None  # liveness at the configured threshold
 
     def shifted(self, dx, dy):
         """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""

@@ -9,6 +9,7 @@ The margin is what the widest consumer needs: fer's emotion square (the detector
 square, plus 10 px) spans x 17..239 and y 33..255 of 256, the dlib-style age chip y 78..232.
 """
 
+import cv2
 import numpy as np
 
 from . import imaging
@@ -60,12 +61,20 @@ def sface_chip(normalized):
 
 def age_chip(normalized):
     """dlib-style 64x64 chip (padding 0.2) for the age model."""
-    return imaging.warp(normalized, AGE_MATRIX, 64)
+    return _supersampled(normalized, AGE_MATRIX, 64)
 
 
 def gender_chip(normalized):
     """dlib-style 32x32 chip (padding 0.2) for the gender model."""
-    return imaging.warp(normalized, GENDER_MATRIX, 32)
+    return _supersampled(normalized, GENDER_MATRIX, 32)
+
+
+def _supersampled(normalized, matrix, size, factor=4):
+    """Warp at `factor` x the size, then area-average down: closest to dlib's own chips (pyramid +
+    bilinear). On UTKFace it lifted gender accuracy 89.95% -> 91.01% and cut age MAE 8.34 -> 7.90
+    against a plain anti-aliased warp (docs/accuracy/report.md)."""
+    large = imaging.warp(normalized, matrix * factor, size * factor)
+    return cv2.resize(large, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def emotion_crop(normalized):

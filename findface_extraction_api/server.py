@@ -8,9 +8,11 @@ import cv2
 from tornado import web
 
 from . import __version__, pipeline
+from .api import imageapi
 from .api.extraction import ExtractionHandler
 from .api.handler import NotFoundHandler
 from .config import cpu_count
+from .models import liveness
 from .models.runtime import Bundle
 from .sources import Fetcher
 
@@ -31,7 +33,12 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        self.models = pipeline.Models(self.bundle, self.threads)
+        self.models = pipeline.Models(self.bundle, self.threads, liveness_threshold=settings.liveness_threshold)
+        if self.models.liveness is None:
+            log.warning("liveness: not installed (need_liveness and face-detector-liveness-estimator will "
+                        "answer with an error): %s", liveness.PACK_HINT)
+        else:
+            log.info("liveness: MiniFASNet pack installed, threshold %.2f", settings.liveness_threshold)
         self.executor = concurrent.futures.ThreadPoolExecutor(self.instances, thread_name_prefix="inference")
         self.fetcher = Fetcher(settings)
 
@@ -50,5 +57,5 @@ class Service:
 
 
 def make_app(service):
-    return web.Application([(r"/", ExtractionHandler, {"service": service})],
+    return web.Application([(r"/", ExtractionHandler, {"service": service}), *imageapi.routes(service)],
                            default_handler_class=NotFoundHandler, serve_traceback=False)

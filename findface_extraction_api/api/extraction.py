@@ -18,7 +18,8 @@ from .handler import JsonHandler
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 100
-FLAGS = ("need_facen", "need_gender", "need_age", "need_emotions", "need_normalized", "auto_rotate")
+FLAGS = ("need_facen", "need_gender", "need_age", "need_emotions", "need_normalized", "auto_rotate",
+         "need_liveness")
 ROI_KEYS = ("left", "top", "right", "bottom")
 
 
@@ -127,8 +128,11 @@ def process(service, data, options):
     """Worker-thread part of one request: decode, run the pipeline, render the faces."""
     image = sources.decode(data, service.settings.max_dimension)
     quality_scores = service.settings.quality_estimator
-    faces = pipeline.extract(service.models, image, options, service.settings.min_face_size,
-                             service.settings.max_face_size, with_quality=quality_scores)
+    try:
+        faces = pipeline.extract(service.models, image, options, service.settings.min_face_size,
+                                 service.settings.max_face_size, with_quality=quality_scores)
+    except pipeline.Unsupported as e:  # e.g. need_liveness without the liveness pack
+        raise bad_param(e.param, str(e)) from None
     return [render_face(face, options, quality_scores) for face in faces]
 
 
@@ -156,5 +160,7 @@ def render_face(face, options, quality_scores=False):
         out["emotions"] = [{"emotion": name, "score": round(score, 6)} for name, score in ranked]
     if options.need_normalized:
         out["normalized"] = base64.b64encode(imaging.encode_png(face.normalized)).decode("ascii")
+    if options.need_liveness:
+        out["liveness"] = {"score": round(face.liveness, 6), "value": "REAL" if face.real else "FAKE"}
     return out
 

@@ -1,0 +1,88 @@
+"""Calibrate verify-matcher's same-person threshold on LFW, through the Image API.
+
+Each image of ../shared/eval-data/verification/lfw/pairs_fold1-2.csv (LFW View 2 folds 1-2,
+1,200 pairs; research data, never copied into the repo) goes to
+POST /face-detector-template-extractor/v2/process/image; the face nearest the image centre (LFW
+convention) gives the template. Each pair is then compared by POST /verify-matcher/v2/process/sample.
+The script prints, for the cosine score: the accuracy-maximising threshold of each fold tested on
+the other fold, the threshold best on both folds together, and accuracy / false accepts / false
+rejects at the shipped threshold (matching.SAME_PERSON_THRESHOLD).
+
+    .venv/bin/python eval/verify_lfw.py [--url http://127.0.0.1:18666] [--data DIR]
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import SHARED, multipart, served  # noqa: E402
+
+from findface_extraction_api.matching import SAME_PERSON_THRESHOLD  # noqa: E402
+
+
+def best_threshold(scores, same):
+    """The threshold (midpoint between neighbouring scores) with the highest accuracy."""
+    order = np.sort(scores)
+    candidates = np.concatenate([[order[0] - 1e-6], (order[1:] + order[:-1]) / 2, [order[-1] + 1e-6]])
+    accuracy = [np.mean((scores >= t) == same) for t in candidates]
+    return float(candidates[int(np.argmax(accuracy))])
+
+
+def report(name, scores, same, threshold):
+    accept = scores >= threshold
+    print(f"{name}: threshold {threshold:.4f}  accuracy {np.mean(accept == same):.4f}  "
+          f"false accepts {int(np.sum(accept & ~same))}/{int(np.sum(~same))}  "
+          f"false rejects {int(np.sum(~accept & same))}/{int(np.sum(same))}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running daemon (default: start one on build/models)")
+    parser.add_argument("--data", default=os.path.join(SHARED, "verification", "lfw"))
+    args = parser.parse_args()
+    with open(os.path.join(args.data, "pairs_fold1-2.csv")) as f:
+        pairs = list(csv.DictReader(f))
+    templates, missing = {}, 0
+    with served(args.url) as post:
+        for path in sorted({p[k] for p in pairs for k in ("image1", "image2")}):
+            with open(os.path.join(args.data, path), "rb") as f:
+                status, answer = post("/face-detector-template-extractor/v2/process/image", *multipart("image", f.read()))
+            assert status == 200, answer
+            if not answer["objects"]:
+                missing += 1
+                continue
+            centre = lambda o: ((o["bbox"][0] + o["bbox"][2]) / 2 - 0.5) ** 2 + ((o["bbox"][1] + o["bbox"][3]) / 2 - 0.5) ** 2  # noqa: E731
+            face = min(answer["objects"], key=centre)
+            templates[path] = {"template": face["template"]}
+        folds, scores, same = [], [], []
+        for pair in pairs:
+            a, b = templates.get(pair["image1"]), templates.get(pair["image2"])
+            if a is None or b is None:
+                score = -1.0  # no face: counted as "different"
+            else:
+                body = json.dumps({"objects": [a, b]}).encode()
+                status, answer = post("/verify-matcher/v2/process/sample", body, "application/json")
+                assert status == 200, answer
+                score = answer["verification"]["score"]
+            folds.append(int(pair["fold"]))
+            scores.append(score)
+            same.append(pair["same"] == "1")
+    folds, scores, same = np.array(folds), np.array(scores), np.array(same)
+    print(f"pairs: {len(pairs)} ({int(same.sum())} same, {int((~same).sum())} different); "
+          f"images without a face: {missing}")
+    print(f"cosine, same pairs: median {np.median(scores[same]):.3f}, 1st percentile {np.percentile(scores[same], 1):.3f}; "
+          f"different pairs: median {np.median(scores[~same]):.3f}, 99th percentile {np.percentile(scores[~same], 99):.3f}")
+    for train, test in ((1, 2), (2, 1)):
+        threshold = best_threshold(scores[folds == train], same[folds == train])
+        report(f"fold {train} threshold on fold {test}", scores[folds == test], same[folds == test], threshold)
+    report("best on folds 1-2", scores, same, best_threshold(scores, same))
+    report("shipped SAME_PERSON_THRESHOLD on folds 1-2", scores, same, SAME_PERSON_THRESHOLD)
+
+
+if __name__ == "__main__":
+    main()

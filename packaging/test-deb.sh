@@ -1,0 +1,266 @@
+#!/bin/bash
+# make test-deb: install dist/*.deb in a booted, minimal Debian 12 container and run the
+# service the way users do (apt-get install, edit the ini, systemctl enable --now), then
+# remove it. Skips (exit 0, one "SKIP:" line) when this machine cannot run it; set
+# TEST_DEB_REQUIRED=1 to turn a skip into a failure.
+#
+# How: debootstrap a minbase bookworm root once (cached in $TEST_DEB_CACHE), copy it to
+# build/test-deb/root, boot it with `systemd-nspawn -b --register=no --keep-unit` and run
+# commands inside with nsenter into the namespaces of the container's systemd (the child of
+# the nspawn process). The container shares the host's network: the test uses ports that are
+# free on the host, so a development daemon on 127.0.0.1:18666 is never touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+CACHE=${TEST_DEB_CACHE:-/var/cache/findface-extraction-api-test}
+MIRROR=${TEST_DEB_MIRROR:-http://deb.debian.org/debian}
+WORK=$TOP/build/test-deb
+ROOT=$WORK/root
+DEBOOTSTRAP_ARGS="--variant=minbase --include=systemd,systemd-sysv,dbus,curl,ca-certificates bookworm"
+T0=$(date +%s)
+
+say() { printf '[test-deb %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+skip() {
+    echo "SKIP: make test-deb: $*"
+    [ "${TEST_DEB_REQUIRED:-0}" = 1 ] && exit 1
+    exit 0
+}
+fail() { say "FAIL: $*"; exit 1; }
+now_ns() { date +%s%N; }
+since() { local d=$(( $(now_ns) - $1 )); printf '%d.%d' $(( d / 1000000000 )) $(( d / 100000000 % 10 )); }
+
+# ---- can this machine run it? -------------------------------------------------------------
+[ "$(uname -s)" = Linux ] || skip "needs Linux"
+[ "$(id -u)" = 0 ] || skip "needs root (debootstrap, systemd-nspawn, nsenter)"
+[ -r /etc/debian_version ] && command -v apt-get >/dev/null || skip "needs a Debian-based host (apt-get)"
+command -v curl >/dev/null || skip "needs curl on the host"
+curl -fsS -o /dev/null --max-time 15 "$MIRROR/dists/bookworm/Release" \
+    || skip "no network access to the Debian mirror $MIRROR"
+need=
+command -v debootstrap >/dev/null || need="$need debootstrap"
+command -v systemd-nspawn >/dev/null || need="$need systemd-container"
+command -v nsenter >/dev/null || need="$need util-linux"
+if [ -n "$need" ]; then
+    say "installing$need"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need >/dev/null \
+        || skip "cannot install$need"
+fi
+[ -d /sys/fs/cgroup ] || skip "no cgroup file system (systemd-nspawn -b needs one)"
+
+# ---- the packages (rebuilt when a source file is newer) ------------------------------------
+version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' findface_extraction_api/__init__.py)
+api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb 2>/dev/null | head -1 || true)
+data_deb=$(ls dist/findface-data_"$version"_all.deb 2>/dev/null | head -1 || true)
+# TEST_DEB_NO_BUILD=1: test the .deb files in dist/ as they are
+if [ -z "$api_deb" ] || [ -z "$data_deb" ] || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
+   && [ -n "$(git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -newer '"$api_deb"' 2>/dev/null' sh | head -1)" ]; }; then
+    say "building the packages (make deb)"
+    make deb
+    api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb | head -1)
+    data_deb=$(ls dist/findface-data_"$version"_all.deb | head -1)
+fi
+say "packages: $api_deb ($(du -k "$api_deb" | cut -f1) KiB), $data_deb ($(du -k "$data_deb" | cut -f1) KiB)"
+
+# ---- sample.jpg: the public-domain astronaut, made on the host ----------------------------
+[ -x .venv/bin/python ] || make venv
+mkdir -p "$WORK"
+.venv/bin/python -c "import skimage.data as d, PIL.Image as I; I.fromarray(d.astronaut()).save('$WORK/sample.jpg')"
+
+# ---- the cached root file system -----------------------------------------------------------
+mkdir -p "$CACHE"
+if [ "$(cat "$CACHE/rootfs.stamp" 2>/dev/null)" != "$DEBOOTSTRAP_ARGS $MIRROR" ]; then
+    say "debootstrap $DEBOOTSTRAP_ARGS (cached in $CACHE)"
+    rm -rf "$CACHE/rootfs" "$CACHE/rootfs.tmp" "$CACHE/rootfs.stamp"
+    # shellcheck disable=SC2086
+    debootstrap $DEBOOTSTRAP_ARGS "$CACHE/rootfs.tmp" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1 \
+        || { tail -5 "$CACHE/debootstrap.log"; fail "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+    mv "$CACHE/rootfs.tmp" "$CACHE/rootfs"
+    echo "$DEBOOTSTRAP_ARGS $MIRROR" > "$CACHE/rootfs.stamp"
+fi
+rm -rf "$ROOT"
+cp -a --reflink=auto "$CACHE/rootfs" "$ROOT"
+mkdir -p "$ROOT/root/debs"
+cp "$api_deb" "$data_deb" "$ROOT/root/debs/"
+cp "$WORK/sample.jpg" "$ROOT/root/sample.jpg"
+
+# ---- boot ----------------------------------------------------------------------------------
+NSPAWN=
+CPID=
+shutdown_container() {
+    [ -n "$NSPAWN" ] && kill -0 "$NSPAWN" 2>/dev/null || return 0
+    [ -n "$CPID" ] && nsenter -t "$CPID" -a systemctl poweroff >/dev/null 2>&1 || true
+    for _ in $(seq 60); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$NSPAWN" 2>/dev/null; then
+        say "container did not power off within 30 s: terminating systemd-nspawn ($NSPAWN)"
+        kill "$NSPAWN" 2>/dev/null || true
+        wait "$NSPAWN" 2>/dev/null || true
+    fi
+}
+on_exit() {
+    rc=$?
+    shutdown_container
+    if [ "$rc" = 0 ]; then rm -rf "$ROOT"; else say "left for inspection: $ROOT, boot log $WORK/boot.log"; fi
+    say "total $(( $(date +%s) - T0 )) s, $( [ "$rc" = 0 ] && echo PASSED || echo FAILED)"
+}
+trap on_exit EXIT
+trap 'say "FAIL: line $LINENO: $BASH_COMMAND"' ERR
+
+say "booting the container (systemd-nspawn -D $ROOT -b --register=no --keep-unit)"
+systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --console=passive \
+    --machine=ffea-test-$$ < /dev/null > "$WORK/boot.log" 2>&1 &
+NSPAWN=$!
+for _ in $(seq 100); do
+    CPID=$(ps -o pid= --ppid "$NSPAWN" 2>/dev/null | head -1 | tr -d ' ' || true)
+    [ -n "$CPID" ] && break
+    kill -0 "$NSPAWN" 2>/dev/null || { cat "$WORK/boot.log"; fail "systemd-nspawn exited"; }
+    sleep 0.1
+done
+[ -n "$CPID" ] || fail "no container init process"
+
+# run a shell command inside the container, with a clean environment
+ct() {
+    nsenter -t "$CPID" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive sh -c "$1"
+}
+state=
+for _ in $(seq 120); do
+    state=$(ct 'systemctl is-system-running' 2>/dev/null || true)
+    case "$state" in running|degraded) break ;; esac
+    sleep 0.5
+done
+case "$state" in running|degraded) ;; *) fail "container systemd not up (state: ${state:-none})" ;; esac
+say "container up ($state)"
+
+# ---- install ---------------------------------------------------------------------------------
+# ports free on the host (the container shares its network); never 18666 if a dev daemon has it
+free_port() {
+    local p
+    for p in $(seq "$1" "$(( $1 + 200 ))"); do
+        case " $USED " in *" $p "*) continue ;; esac
+        if ! ss -Htln "sport = :$p" | grep -q .; then USED="$USED $p"; echo "$p"; return; fi
+    done
+    fail "no free port from $1"
+}
+USED=
+if ss -Htln 'sport = :18666' | grep -q .; then
+    say "127.0.0.1:18666 is in use on the host (a development daemon?): the test uses other ports"
+    PORT1=$(free_port 18700)
+else
+    PORT1=18666; USED=18666
+fi
+PORT2=$(free_port 18720)
+PORT3=$(free_port 18740)
+
+say "apt-get install ./findface-data_*.deb ./findface-extraction-api_*.deb (dependencies from $MIRROR)"
+ct 'apt-get update -qq && cd /root/debs && apt-get install -y -q ./findface-data_*.deb ./findface-extraction-api_*.deb' \
+    > "$WORK/apt-install.log" 2>&1 || { tail -30 "$WORK/apt-install.log"; fail "apt-get install failed"; }
+grep -E '^(Need to get|After this operation)' "$WORK/apt-install.log" | sed 's/^/    /'
+[ "$(ct 'systemctl is-enabled findface-extraction-api' || true)" = disabled ] || fail "unit not installed disabled"
+[ "$(ct 'systemctl is-active findface-extraction-api' || true)" = inactive ] || fail "service started by the install"
+ct 'test -f /usr/share/findface-data/models/manifest.json && test -f /usr/share/findface-data/models/licenses/README.md \
+    && test -f /usr/share/doc/findface-data/copyright && test -x /usr/bin/findface-extraction-api \
+    && dpkg-query -W -f "\${Conffiles}\n" findface-extraction-api | grep -q /etc/findface-extraction-api.ini' \
+    || fail "installed files missing (models, licences, copyright, /usr/bin entry, conffile)"
+ct '/usr/lib/findface-extraction-api/venv/bin/python -c "import systemd.daemon"' || fail "python-systemd missing from the venv"
+say "installed: disabled and inactive, as expected"
+
+# ---- the vendor's steps: edit the ini, enable and start ---------------------------------------
+ct "sed -i 's/^listen = .*/listen = 127.0.0.1:$PORT1/' /etc/findface-extraction-api.ini"
+t=$(now_ns)
+ct 'systemctl enable --now findface-extraction-api' 2>&1 | sed 's/^/    /'
+say "systemctl enable --now returned after $(since "$t") s"
+[ "$(ct 'systemctl is-active findface-extraction-api' || true)" = active ] || {
+    ct 'journalctl -u findface-extraction-api --no-pager | tail -30'; fail "service not active"; }
+# Type=notify: active means the socket already listens, so no retry here
+ct "curl -fsS http://127.0.0.1:$PORT1/" > "$WORK/get.json" || fail "active but GET / fails (READY=1 too early?)"
+say "active and answering on 127.0.0.1:$PORT1: $(head -c 120 "$WORK/get.json")"
+uid=$(ct 'pid=$(systemctl show -P MainPID findface-extraction-api); sed -n "s/^Uid:[[:space:]]*\([0-9]*\).*/\1/p" /proc/$pid/status')
+[ -n "$uid" ] && [ "$uid" != 0 ] || fail "daemon runs as uid '${uid}'"
+say "daemon runs as uid $uid (DynamicUser)"
+
+# ---- the vendor's curl examples (README), URL adapted to the port --------------------------
+ct "cd /root && curl -fsS -X POST -F sample=@sample.jpg -F 'request={\"requests\":[{\"image\":\"multipart:sample\",\"detector\":\"nnd\", \"need_gender\":true, \"need_normalized\": true, \"need_facen\": true}]}' http://127.0.0.1:$PORT1/ > /root/r1.json"
+ct "cd /root && curl -fsS -X POST -F sample=@sample.jpg -F 'request={\"requests\": [{\"need_age\": true, \"need_gender\": true, \"detector\": \"nnd\", \"roi\": {\"left\": -2975, \"top\": -635, \"right\": 4060, \"bottom\": 1720}, \"image\": \"multipart:sample\", \"need_emotions\": true}]}' http://127.0.0.1:$PORT1/ > /root/r2.json"
+/usr/bin/python3 - "$ROOT/root/r1.json" "$ROOT/root/r2.json" <<'EOF' || fail "unexpected answers to the vendor's examples"
+import base64, json, sys
+r1, r2 = (json.load(open(p))["responses"] for p in sys.argv[1:3])
+f1, f2 = r1[0]["faces"], r2[0]["faces"]
+assert len(f1) == 1 and len(f2) == 1, (f1, f2)
+for face in f1 + f2:
+    b = face["bbox"]
+    assert 150 < b["left"] < b["right"] < 300 and 40 < b["top"] < b["bottom"] < 200, b
+    assert face["detection_score"] > 0.6 and face["gender"]["gender"] == "FEMALE", face
+assert len(base64.b64decode(f1[0]["facen"])) == 512
+assert base64.b64decode(f1[0]["normalized"])[:8] == b"\x89PNG\r\n\x1a\n"
+assert 15 < f2[0]["age"] < 60 and len(f2[0]["emotions"]) == 7, f2
+print(f"    request #1: bbox {f1[0]['bbox']}, gender {f1[0]['gender']}, facen 128 floats, normalized PNG")
+print(f"    request #2: age {f2[0]['age']:.1f}, top emotion {f2[0]['emotions'][0]}")
+EOF
+say "both vendor examples: real faces back"
+ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -q 'listening on 127.0.0.1:$PORT1'" \
+    || fail "no 'listening on' line under SyslogIdentifier findface-extraction-api in the journal"
+say "journal: $(ct "journalctl -t findface-extraction-api --no-pager -o short | grep 'listening on' | tail -1")"
+
+# ---- restart; a changed config key applied ---------------------------------------------------
+ct 'systemctl restart findface-extraction-api'
+[ "$(ct 'systemctl is-active findface-extraction-api' || true)" = active ] || fail "not active after restart"
+ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT1/" || fail "not answering after restart"
+say "systemctl restart: active again"
+ct "sed -i 's/^listen = .*/listen = 127.0.0.1:$PORT2/' /etc/findface-extraction-api.ini && systemctl restart findface-extraction-api"
+ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT2/" || fail "edited listen port $PORT2 not applied"
+! ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT1/ 2>/dev/null" || fail "still answering on the old port $PORT1"
+say "listen = 127.0.0.1:$PORT2 applied by a restart"
+
+# ---- stop: a request in flight still gets its answer -------------------------------------------
+# eight legacy-detector requests in one envelope: a few seconds of work, well under the 10 s drain
+one='{"image":"multipart:sample","detector":"legacy","need_facen":true,"need_age":true,"need_gender":true,"need_emotions":true}'
+envelope="{\"requests\":[$one,$one,$one,$one,$one,$one,$one,$one]}"
+ct "cd /root && curl -sS -o /root/inflight.json -w '%{http_code}' -F sample=@sample.jpg -F 'request=$envelope' http://127.0.0.1:$PORT2/ > /root/inflight.code" &
+inflight=$!
+sleep 0.8
+t=$(now_ns)
+ct 'systemctl stop findface-extraction-api'
+stop_s=$(since "$t")
+wait "$inflight" || true
+result=$(ct 'systemctl show -P Result findface-extraction-api')
+status=$(ct 'systemctl show -P ExecMainStatus findface-extraction-api')
+[ "$result" = success ] && [ "$status" = 0 ] || fail "stop: Result=$result ExecMainStatus=$status"
+[ "$(cat "$ROOT/root/inflight.code")" = 200 ] && grep -q '"faces"' "$ROOT/root/inflight.json" \
+    || fail "the request in flight during stop got $(cat "$ROOT/root/inflight.code") $(head -c 200 "$ROOT/root/inflight.json")"
+say "systemctl stop: ${stop_s} s, Result=success, exit 0; the request in flight got 200 with faces"
+ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -E 'stopping|stopped|unfinished' | tail -3" | sed 's/^/    /'
+
+# ---- a template instance -----------------------------------------------------------------------
+ct "sed 's/^listen = .*/listen = 127.0.0.1:$PORT3/' /etc/findface-extraction-api.ini > /etc/findface-extraction-api-a.ini \
+    && systemctl start findface-extraction-api@a"
+ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT3/" || fail "template instance @a not answering on $PORT3"
+ct "journalctl -t findface-extraction-api-a --no-pager -o cat | grep -q 'listening on 127.0.0.1:$PORT3'" \
+    || fail "template instance: no 'listening on' under SyslogIdentifier findface-extraction-api-a"
+say "findface-extraction-api@a: active on $PORT3, journal identifier findface-extraction-api-a"
+
+# ---- sandboxing score ----------------------------------------------------------------------------
+ct 'systemd-analyze security --no-pager findface-extraction-api.service' > "$WORK/security.txt" 2>&1 || true
+say "systemd-analyze security: $(grep -i 'overall exposure' "$WORK/security.txt" | sed 's/.*: //')"
+grep -E '^✗' "$WORK/security.txt" | sed 's/^/    /' || true
+
+# ---- the daemon's own warnings (sandboxing side effects would show here) ----------------------
+ct 'journalctl --no-pager -o short -t findface-extraction-api -t findface-extraction-api-a' > "$WORK/journal.txt"
+say "journal of the service: $(wc -l < "$WORK/journal.txt") lines in $WORK/journal.txt, warnings/errors:"
+grep -Ei 'warn|error|denied|not permitted|traceback' "$WORK/journal.txt" | sed 's/^/    /' || echo "    (none)"
+# e.g. ProcSubset=pid hides /proc/cpuinfo and onnxruntime loses its CPU feature detection
+! grep -Eqi 'cpuinfo|traceback|denied|not permitted|seccomp' "$WORK/journal.txt" \
+    || fail "the sandbox gets in the daemon's way (see the journal lines above)"
+
+# ---- purge ---------------------------------------------------------------------------------------
+ct 'apt-get purge -y -q findface-extraction-api findface-data' > "$WORK/apt-purge.log" 2>&1 \
+    || { tail -20 "$WORK/apt-purge.log"; fail "apt-get purge failed"; }
+ct 'rm -f /etc/findface-extraction-api-a.ini'   # the administrator's own file, not the package's
+[ "$(ct 'systemctl is-active findface-extraction-api@a' || true)" = inactive ] || fail "instance @a still running after purge"
+left=$(ct "dpkg -l 'findface*' 2>/dev/null | grep -E '^[a-z][a-zA-Z] ' | grep -Ev '^(un|pn) ' ; \
+    find / -xdev \\( -path /proc -o -path /sys -o -path /root \\) -prune -o -iname '*findface*' -print; \
+    systemctl list-unit-files --no-legend 'findface*'; getent passwd | grep -i findface" || true)
+[ -z "$left" ] || { echo "$left" | sed 's/^/    /'; fail "apt-get purge left these behind"; }
+say "apt-get purge: no package, file, unit or user left"
+
+shutdown_container
+say "container powered off"
