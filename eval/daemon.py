@@ -1,31 +1,20 @@
-"""A daemon for the evaluation scripts: the real console entry on a temporary config, or --url.
+"""A daemon for the evaluation scripts: the tests' real-daemon harness (tests/conftest.py), or --url.
 
-    with served(url=None, bundle="build/models") as post:   # post(path, body bytes, content type) -> (status, json)
+    with served(url=None) as post:   # post(path, body bytes, content type) -> (status, json)
 """
 
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "eval-data")
-
-
-def _post(base, path, body, content_type):
-    request = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from conftest import Client, Daemon  # noqa: E402
 
 
 def multipart(field, data):
@@ -37,34 +26,20 @@ def multipart(field, data):
 
 
 @contextlib.contextmanager
-def served(url=None, bundle=os.path.join(ROOT, "build", "models"), extra=""):
-    """Yield post(path, body, content_type) against `url`, or a daemon started here and stopped after."""
+def served(url=None):
+    """Yield post(path, body, content_type) against `url`, or a daemon on build/models started here."""
+    def poster(client):
+        def post(path, body, content_type):
+            status, _, raw = client.request("POST", path, body, {"Content-Type": content_type})
+            return status, json.loads(raw)
+        return post
+
     if url:
-        yield lambda path, body, ctype: _post(url.rstrip("/"), path, body, ctype)
+        yield poster(Client(url.rstrip("/")))
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
-        config = os.path.join(tmp, "eval.ini")
-        with open(config, "w") as f:
-            f.write(f"listen = 127.0.0.1:{port}\nmodels_root = {os.path.abspath(bundle)}\n{extra}")
-        log = open(os.path.join(tmp, "daemon.log"), "w+")
-        process = subprocess.Popen([sys.executable, "-m", "findface_extraction_api.cli", "--config", config],
-                                   stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
+        daemon = Daemon(Path(tmp))
         try:
-            for _ in range(600):
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"daemon exited: {log.read()}")
-                try:
-                    urllib.request.urlopen(base + "/", timeout=5).read()
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            yield lambda path, body, ctype: _post(base, path, body, ctype)
+            yield poster(daemon.client)
         finally:
-            process.terminate()
-            process.wait(30)
-            log.close()
+            daemon.stop()
