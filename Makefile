@@ -8,13 +8,28 @@ CACHE := build/cache
 CONFIG := etc/findface-extraction-api.ini
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test models venv bench eval eval-quick clean
+.PHONY: run test unit lint models venv bench eval eval-quick clean
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE)
 
 test: models
 	$(VENV)/bin/python -m pytest tests
+
+# In-process tests only (no daemon, no model bundle): seconds, for the edit-test loop.
+unit: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests -m unit -q
+
+# ruff (lint + format check), mypy on the package, and the import-layer contract (pyproject.toml).
+$(VENV)/.lint-installed: $(VENV)/.installed requirements-lint.txt
+	$(VENV)/bin/python -m pip install --quiet -r requirements-lint.txt
+	touch $@
+
+lint: $(VENV)/.lint-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 models: $(VENV)/.installed
 	$(VENV)/bin/python models-data/build.py --out $(BUNDLE) --cache $(CACHE)

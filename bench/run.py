@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import Daemon, astronaut, jpeg  # noqa: E402  (the tests' real-daemon harness)
+from findface_extraction_api.testing import Daemon, astronaut, jpeg  # the tests' real-daemon harness
 
 ALL = dict(need_facen=True, need_gender=True, need_age=True, need_emotions=True, need_normalized=True)
 
@@ -33,7 +31,7 @@ def frame(faces, turn=None):
     head = astronaut()[20:260, 120:340]
     for i in range(faces):
         x, y = 30 + (i % 5) * 245, 60 + (i // 5) * 330
-        canvas[y:y + head.shape[0], x:x + head.shape[1]] = head
+        canvas[y : y + head.shape[0], x : x + head.shape[1]] = head
     return jpeg(canvas if turn is None else cv2.rotate(canvas, turn), quality=90)
 
 
@@ -79,8 +77,9 @@ def main():
                 "1 face, legacy, all attributes": timed(client, one, args.rounds, detector="legacy", **ALL),
                 "prenormalized, all attributes": timed(client, crop, args.rounds, detector="prenormalized", **ALL),
                 "1 face, auto_rotate": timed(client, one, args.rounds, auto_rotate=True),
-                "1 face turned 90 deg, auto_rotate": timed(client, frame(1, cv2.ROTATE_90_CLOCKWISE), args.rounds,
-                                                           auto_rotate=True),
+                "1 face turned 90 deg, auto_rotate": timed(
+                    client, frame(1, cv2.ROTATE_90_CLOCKWISE), args.rounds, auto_rotate=True
+                ),
             }
             rps_1 = throughput(client, one, 1, 4 * args.rounds // 2, **ALL)
             rps_4 = throughput(client, one, 4, 4 * args.rounds // 2, **ALL)
@@ -104,8 +103,11 @@ def main():
         print(f"  ratio {name:40s} {value:5.2f}")
     os.makedirs("build", exist_ok=True)
     with open("build/bench.json", "w") as f:
-        json.dump({"latency_ms": ms, "throughput_rps": {"1": rps_1, "4": rps_4}, "memory_kib": memory,
-                   "ratios": ratios}, f, indent=2)
+        json.dump(
+            {"latency_ms": ms, "throughput_rps": {"1": rps_1, "4": rps_4}, "memory_kib": memory, "ratios": ratios},
+            f,
+            indent=2,
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  
 
 # ---------------------------------------------------------------- verification
 
+
 def best_threshold(scores, same):
     """The threshold (accept score > t) with the best accuracy on these pairs: midpoints between
     sorted scores, ties broken towards the middle of the best run."""
@@ -51,6 +52,7 @@ def roc_curve(scores, same):
 
 # ---------------------------------------------------------------- detection
 
+
 def box_iou(a, b):
     """IoU of boxes (left, top, right, bottom)."""
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -64,7 +66,7 @@ def ellipse_mask(shape, ellipse):
     """Boolean mask of an FDDB ellipse (major radius, minor radius, angle rad, cx, cy), clipped to the image.
     As FDDB's own evaluation does, the region is rasterised on the image's pixel grid."""
     a, b, angle, cx, cy = ellipse
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]] + 0.5
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
     dx, dy = xs - cx, ys - cy
     c, s = np.cos(angle), np.sin(angle)
     u, v = dx * c + dy * s, -dx * s + dy * c
@@ -74,7 +76,7 @@ def ellipse_mask(shape, ellipse):
 def box_mask(shape, box):
     mask = np.zeros(shape, bool)
     left, top, right, bottom = (int(round(v)) for v in box)
-    mask[max(0, top):max(0, bottom), max(0, left):max(0, right)] = True
+    mask[max(0, top) : max(0, bottom), max(0, left) : max(0, right)] = True
     return mask
 
 
@@ -105,24 +107,25 @@ def size_bin(width, edges):
     """Label of the bin of `edges` (ascending) that width falls into, e.g. '<30', '30-60', '>=120'."""
     if width < edges[0]:
         return f"<{edges[0]}"
-    for low, high in zip(edges, edges[1:]):
+    for low, high in zip(edges, edges[1:], strict=False):
         if width < high:
             return f"{low}-{high}"
     return f">={edges[-1]}"
 
 
 def size_labels(edges):
-    return [f"<{edges[0]}"] + [f"{a}-{b}" for a, b in zip(edges, edges[1:])] + [f">={edges[-1]}"]
+    return [f"<{edges[0]}"] + [f"{a}-{b}" for a, b in zip(edges, edges[1:], strict=False)] + [f">={edges[-1]}"]
 
 
 # ---------------------------------------------------------------- classification
+
 
 def confusion(truth, predicted, labels):
     """Matrix [true][predicted] of counts; predictions outside `labels` (None: no face) are dropped
     here and counted by the caller."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), int)
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=False):
         if t in index and p in index:
             matrix[index[t], index[p]] += 1
     return matrix
@@ -131,7 +134,7 @@ def confusion(truth, predicted, labels):
 def per_class_recall(truth, predicted, labels):
     out = {}
     for label in labels:
-        picked = [p for t, p in zip(truth, predicted) if t == label]
+        picked = [p for t, p in zip(truth, predicted, strict=False) if t == label]
         out[label] = float(np.mean([p == label for p in picked])) if picked else None
     return out
 

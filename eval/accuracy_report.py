@@ -6,10 +6,9 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
+import accuracy_metrics as m  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
-import accuracy_metrics as m  # noqa: E402
 
 
 def pct(x, digits=1):
@@ -47,6 +46,7 @@ def strip_private(value):
 
 # ---------------------------------------------------------------- plots
 
+
 def make_plots(report, out):
     s, plots = report["sections"], {}
     if "lfw" in s:
@@ -76,13 +76,18 @@ def make_plots(report, out):
         plots["utkface"] = save(fig, out, "utkface_by_age_band.png")
     if "fer2013" in s:
         way = recommended_emotion_way(s["fer2013"])
-        plots["fer2013"] = confusion_plot(s["fer2013"][way], out, "fer2013_confusion.png",
-                                          f"FER2013 PrivateTest ({way}): {pct(s['fer2013'][way]['accuracy'])}")
+        plots["fer2013"] = confusion_plot(
+            s["fer2013"][way],
+            out,
+            "fer2013_confusion.png",
+            f"FER2013 PrivateTest ({way}): {pct(s['fer2013'][way]['accuracy'])}",
+        )
     if "ckplus" in s:
         way = recommended_emotion_way(s["fer2013"]) if "fer2013" in s else "square"
         c = s["ckplus"][way]["per_sequence_majority"]
-        plots["ckplus"] = confusion_plot(c, out, "ckplus_confusion.png",
-                                         f"CK+ per sequence, majority ({way}): {pct(c['accuracy'])}", drop_empty=True)
+        plots["ckplus"] = confusion_plot(
+            c, out, "ckplus_confusion.png", f"CK+ per sequence, majority ({way}): {pct(c['accuracy'])}", drop_empty=True
+        )
     if "detection" in s and "fddb" in s["detection"]:
         f = s["detection"]["fddb"]
         labels = m.size_labels((30, 60, 120))
@@ -93,8 +98,7 @@ def make_plots(report, out):
                 continue
             values = [f[det][rule]["recall_by_size"][k]["recall"] or 0 for k in labels]
             ax.bar(np.arange(len(labels)) + (i - 1.5) * width, values, width, label=f"{det}, {rule}")
-        ax.set_xticks(range(len(labels)),
-                      [f"{k}\n({f['nnd']['box']['recall_by_size'][k]['faces']})" for k in labels])
+        ax.set_xticks(range(len(labels)), [f"{k}\n({f['nnd']['box']['recall_by_size'][k]['faces']})" for k in labels])
         ax.set_xlabel("face width, px (faces)")
         ax.set_ylabel("recall at IoU >= 0.5")
         ax.set_title("FDDB subset: recall by face size")
@@ -113,8 +117,15 @@ def confusion_plot(fig_data, out, name, title, drop_empty=False):
     ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center", fontsize=7,
-                    color="white" if normalised[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{int(matrix[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if normalised[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(labels)), labels, rotation=45)
     ax.set_yticks(range(len(rows)), [labels[i] for i in rows])
     ax.set_xlabel("predicted")
@@ -131,27 +142,41 @@ def save(fig, out, name):
 
 
 def recommended_emotion_way(section):
-    return "square" if "square" in section else next(k for k in section if isinstance(section[k], dict)
-                                                     and "accuracy" in section[k])
+    return (
+        "square"
+        if "square" in section
+        else next(k for k in section if isinstance(section[k], dict) and "accuracy" in section[k])
+    )
 
 
 # ---------------------------------------------------------------- markdown
+
 
 def markdown(r, plots):
     s = r["sections"]
     d = r.get("daemon") or {}
     t = r["transport"]
-    md = [f"# Accuracy on public benchmarks{' (quick subset)' if r['quick'] else ''}", "",
-          f"Written by `eval/run.py` ({'`make eval-quick`' if r['quick'] else '`make eval`'}) on {r['written']}: "
-          f"{d.get('name', '?')} {d.get('version', '?')}, default configuration, {d.get('model_instances', '?')} "
-          f"model instance(s) x {d.get('threads_per_instance', '?')} thread(s) on {t['cpus']} CPU(s). Every image went "
-          f"through `POST /` as multipart, {t['requests_per_envelope']} requests per envelope, "
-          f"{t['clients']} concurrent clients. Total run time {r['total_seconds']:.0f} s. Data: the research-only "
-          "subsets in `../shared/eval-data` (never copied here; see their SOURCE.md files). "
-          "Benchmark figures are not evidence of fitness for any commercial purpose (see LFW's disclaimer).", ""]
+    md = [
+        f"# Accuracy on public benchmarks{' (quick subset)' if r['quick'] else ''}",
+        "",
+        f"Written by `eval/run.py` ({'`make eval-quick`' if r['quick'] else '`make eval`'}) on {r['written']}: "
+        f"{d.get('name', '?')} {d.get('version', '?')}, default configuration, {d.get('model_instances', '?')} "
+        f"model instance(s) x {d.get('threads_per_instance', '?')} thread(s) on {t['cpus']} CPU(s). Every image went "
+        f"through `POST /` as multipart, {t['requests_per_envelope']} requests per envelope, "
+        f"{t['clients']} concurrent clients. Total run time {r['total_seconds']:.0f} s. Data: the research-only "
+        "subsets in `../shared/eval-data` (never copied here; see their SOURCE.md files). "
+        "Benchmark figures are not evidence of fitness for any commercial purpose (see LFW's disclaimer).",
+        "",
+    ]
     md += summary(s)
-    for name, fn in (("lfw", lfw_md), ("detection", detection_md), ("utkface", utk_md), ("fer2013", fer_md),
-                     ("ckplus", ck_md), ("liveness", liveness_md)):
+    for name, fn in (
+        ("lfw", lfw_md),
+        ("detection", detection_md),
+        ("utkface", utk_md),
+        ("fer2013", fer_md),
+        ("ckplus", ck_md),
+        ("liveness", liveness_md),
+    ):
         if name in s:
             md += fn(s[name], plots.get(name)) + [""]
     md += throughput_md(s)
@@ -161,8 +186,14 @@ def markdown(r, plots):
 def summary(s):
     rows = []
     if "lfw" in s:
-        rows.append(("LFW verification accuracy (cross-fold threshold)", pct(s["lfw"]["accuracy"], 2), ">= 99.0%",
-                     "SFace 99.40% (full LFW)"))
+        rows.append(
+            (
+                "LFW verification accuracy (cross-fold threshold)",
+                pct(s["lfw"]["accuracy"], 2),
+                ">= 99.0%",
+                "SFace 99.40% (full LFW)",
+            )
+        )
     if "detection" in s:
         f = s["detection"]["fddb"]["nnd"]
         rows.append(("FDDB recall, nnd, ellipse protocol IoU >= 0.5", pct(f["ellipse"]["recall"]), ">= 90%", ""))
@@ -174,52 +205,86 @@ def summary(s):
         rows.append(("UTKFace age MAE (nnd)", f"{u['age_mae']:.2f} y", "", "~4.7 y"))
     if "fer2013" in s:
         way = recommended_emotion_way(s["fer2013"])
-        rows.append((f"FER2013 PrivateTest accuracy ({way})", pct(s["fer2013"][way]["accuracy"]), ">= 60%",
-                     "mini-Xception 66%"))
+        rows.append(
+            (f"FER2013 PrivateTest accuracy ({way})", pct(s["fer2013"][way]["accuracy"]), ">= 60%", "mini-Xception 66%")
+        )
     if "ckplus" in s:
-        rows.append(("CK+ accuracy per sequence, majority (square)",
-                     pct(s["ckplus"]["square"]["per_sequence_majority"]["accuracy"]), "", ""))
+        rows.append(
+            (
+                "CK+ accuracy per sequence, majority (square)",
+                pct(s["ckplus"]["square"]["per_sequence_majority"]["accuracy"]),
+                "",
+                "",
+            )
+        )
     if "liveness" in s:
         lv = s["liveness"]
-        rows.append(("NUAA liveness accuracy", pct(lv["accuracy"]) if lv.get("installed") else "liveness: not installed",
-                     "", ""))
+        rows.append(
+            (
+                "NUAA liveness accuracy",
+                pct(lv["accuracy"]) if lv.get("installed") else "liveness: not installed",
+                "",
+                "",
+            )
+        )
     return ["## Summary", "", table(("figure", "measured", "issue's floor", "reference"), rows), ""]
 
 
 def lfw_md(v, plot):
-    md = ["## Verification: LFW View 2, folds 1–2", "",
-          f"{v['pairs']} pairs, {v['images']} images, `detector: nnd`, `need_facen: true`; the face whose box centre "
-          "is nearest the image centre; score = dot product of the two facens. A missing face gives the pair "
-          f"score −1 (counted as 'different'): {v['no_face_images']} images without a face, "
-          f"{v['pairs_without_facen']} pairs affected. The threshold is chosen (best accuracy) on one fold and "
-          "tested on the other, and vice versa; the accuracy is the mean of the two.", "",
-          table(("figure", "value"), [
-              *[(k, f"{pct(x['accuracy'], 2)} (threshold {x['threshold']:.3f})") for k, x in v["per_fold"].items()],
-              ("accuracy, cross-fold (mean)", pct(v["accuracy"], 2)),
-              ("errors at the cross-fold thresholds", v["errors_at_cross_fold_threshold"]),
-              ("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2)),
-              ("TAR at FAR 1e-3", f"{pct(v['tar_at_far_1e-3']['tar'], 2)} (threshold {v['tar_at_far_1e-3']['threshold']:.3f}; "
-               f"with {v['tar_at_far_1e-3']['impostor_pairs']} impostor pairs this is FAR = 0)"),
-              ("TAR at FAR 1e-2", f"{pct(v['tar_at_far_1e-2']['tar'], 2)} (threshold {v['tar_at_far_1e-2']['threshold']:.3f})"),
-              ("ROC AUC", f"{v['roc_auc']:.5f}")]), ""]
+    md = [
+        "## Verification: LFW View 2, folds 1–2",
+        "",
+        f"{v['pairs']} pairs, {v['images']} images, `detector: nnd`, `need_facen: true`; the face whose box centre "
+        "is nearest the image centre; score = dot product of the two facens. A missing face gives the pair "
+        f"score −1 (counted as 'different'): {v['no_face_images']} images without a face, "
+        f"{v['pairs_without_facen']} pairs affected. The threshold is chosen (best accuracy) on one fold and "
+        "tested on the other, and vice versa; the accuracy is the mean of the two.",
+        "",
+        table(
+            ("figure", "value"),
+            [
+                *[(k, f"{pct(x['accuracy'], 2)} (threshold {x['threshold']:.3f})") for k, x in v["per_fold"].items()],
+                ("accuracy, cross-fold (mean)", pct(v["accuracy"], 2)),
+                ("errors at the cross-fold thresholds", v["errors_at_cross_fold_threshold"]),
+                ("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2)),
+                (
+                    "TAR at FAR 1e-3",
+                    f"{pct(v['tar_at_far_1e-3']['tar'], 2)} (threshold {v['tar_at_far_1e-3']['threshold']:.3f}; "
+                    f"with {v['tar_at_far_1e-3']['impostor_pairs']} impostor pairs this is FAR = 0)",
+                ),
+                (
+                    "TAR at FAR 1e-2",
+                    f"{pct(v['tar_at_far_1e-2']['tar'], 2)} (threshold {v['tar_at_far_1e-2']['threshold']:.3f})",
+                ),
+                ("ROC AUC", f"{v['roc_auc']:.5f}"),
+            ],
+        ),
+        "",
+    ]
     if plot:
         md += [f"![LFW ROC]({plot})"]
     return md
 
 
 def detection_md(v, plot):
-    md = ["## Detection: FDDB subset and dlib's example faces", "",
-          "Every image whole, default configuration (`[nnd] min_face_size = 30`), no attributes. Matching: detections "
-          "by falling `detection_score`, each to the unmatched ground-truth face it overlaps most if the overlap is "
-          "≥ 0.5; unmatched detections are false positives. Two overlap rules on FDDB:", "",
-          "- **box**: plain IoU between the detected box and the axis-aligned box of the FDDB ellipse "
-          "(`boxes_subset.csv`). The ellipse covers forehead to chin, so its box is taller than YuNet's and dlib's "
-          "face boxes: this rule under-counts.",
-          "- **ellipse** (FDDB's own discrete protocol): IoU between the detected rectangle and the ellipse as "
-          "pixel regions, both rasterised on the image grid. This is the figure to compare with published FDDB "
-          "discrete scores. No box adjustment (no fitted regression from our boxes to ellipses) is applied.", "",
-          "dlib's boxes are tight, square face boxes: box rule only. Face size = width of the ground-truth box; "
-          "false positives are binned by the detection's width.", ""]
+    md = [
+        "## Detection: FDDB subset and dlib's example faces",
+        "",
+        "Every image whole, default configuration (`[nnd] min_face_size = 30`), no attributes. Matching: detections "
+        "by falling `detection_score`, each to the unmatched ground-truth face it overlaps most if the overlap is "
+        "≥ 0.5; unmatched detections are false positives. Two overlap rules on FDDB:",
+        "",
+        "- **box**: plain IoU between the detected box and the axis-aligned box of the FDDB ellipse "
+        "(`boxes_subset.csv`). The ellipse covers forehead to chin, so its box is taller than YuNet's and dlib's "
+        "face boxes: this rule under-counts.",
+        "- **ellipse** (FDDB's own discrete protocol): IoU between the detected rectangle and the ellipse as "
+        "pixel regions, both rasterised on the image grid. This is the figure to compare with published FDDB "
+        "discrete scores. No box adjustment (no fitted regression from our boxes to ellipses) is applied.",
+        "",
+        "dlib's boxes are tight, square face boxes: box rule only. Face size = width of the ground-truth box; "
+        "false positives are binned by the detection's width.",
+        "",
+    ]
     for set_name in ("fddb", "dlib_faces"):
         if set_name not in v:
             continue
@@ -231,67 +296,145 @@ def detection_md(v, plot):
             for rule in ("box", "ellipse"):
                 if rule in x[det]:
                     y = x[det][rule]
-                    rows.append((det, rule, pct(y["recall"]), pct(y["precision"]), f"{y['fp_per_image']:.3f}",
-                                 y["true_positives"], y["false_positives"],
-                                 " · ".join(f"{k}: {pct(z['recall'], 0)} ({z['faces']})" for k, z in y["recall_by_size"].items()),
-                                 " · ".join(f"{k}: {n}" for k, n in y["fp_by_detection_size"].items())))
-        md += [f"### {set_name}: {x['images']} images, {x['faces']} faces", "",
-               table(("detector", "rule", "recall", "precision", "FP/image", "TP", "FP", "recall by face width (faces)",
-                      "FP by detection width"), rows), ""]
+                    rows.append(
+                        (
+                            det,
+                            rule,
+                            pct(y["recall"]),
+                            pct(y["precision"]),
+                            f"{y['fp_per_image']:.3f}",
+                            y["true_positives"],
+                            y["false_positives"],
+                            " · ".join(
+                                f"{k}: {pct(z['recall'], 0)} ({z['faces']})" for k, z in y["recall_by_size"].items()
+                            ),
+                            " · ".join(f"{k}: {n}" for k, n in y["fp_by_detection_size"].items()),
+                        )
+                    )
+        md += [
+            f"### {set_name}: {x['images']} images, {x['faces']} faces",
+            "",
+            table(
+                (
+                    "detector",
+                    "rule",
+                    "recall",
+                    "precision",
+                    "FP/image",
+                    "TP",
+                    "FP",
+                    "recall by face width (faces)",
+                    "FP by detection width",
+                ),
+                rows,
+            ),
+            "",
+        ]
     if plot:
         md += [f"![FDDB recall by size]({plot})"]
     return md
 
 
 def utk_md(v, plot):
-    md = ["## Age and gender: UTKFace (200x200 chips)", "",
-          f"{v['images']} chips (63 per 10-year band x gender). Ways of feeding them, each measured on all chips:", "",
-          "- **nnd** (used for the figures above): the chip as it is, whole-image detection, the face nearest the "
-          "centre. Detection failures are counted; a fallback is only needed when there are any.",
-          "- **prenormalized**: the chip posted as if it were our normalized face. It is not (UTKFace chips are "
-          "dlib-aligned with a different template and margin), so the age and gender chips are cut from the wrong "
-          "place: shown only to document that it must not be used.",
-          "- **dlib-chip**: the chip taken as a dlib face chip (padding 0.25) and warped into our normalized-face "
-          "geometry so that the daemon's fixed age/gender crops are exactly its centre (`detector: prenormalized`, "
-          "no landmarks). Same geometry as the model's training chips, our resampling.",
-          "- **nnd+fallback**: nnd, and dlib-chip for the chips where nnd finds no face.", "",
-          table(("way", "faces", "no face", "age MAE", "age bias", "gender", "gender, age ≥ 20"),
-                [(w, v[w]["faces"], v[w]["no_face"], f"{v[w]['age_mae']:.2f}", f"{v[w]['age_bias']:+.2f}",
-                  pct(v[w]["gender_accuracy"]), pct(v[w]["gender_accuracy_age_20_plus"]))
-                 for w in ("nnd", "dlib-chip", "prenormalized", "nnd+fallback") if w in v]), "",
-          "By 10-year band (nnd):", "",
-          table(("band", "n", "age MAE", "gender"),
-                [(b, x["n"], f"{x['age_mae']:.2f}", pct(x["gender_accuracy"])) for b, x in v["nnd"]["by_band"].items()]),
-          "", "Gender by race (nnd; UTKFace's labels, unbalanced):", "",
-          table(("race", "n", "gender"), [(k, x["n"], pct(x["accuracy"])) for k, x in v["nnd"]["gender_by_race"].items()]),
-          "", "The age model's classes stop at 80 years, so every face over 80 is under-estimated by construction.",
-          ""]
+    md = [
+        "## Age and gender: UTKFace (200x200 chips)",
+        "",
+        f"{v['images']} chips (63 per 10-year band x gender). Ways of feeding them, each measured on all chips:",
+        "",
+        "- **nnd** (used for the figures above): the chip as it is, whole-image detection, the face nearest the "
+        "centre. Detection failures are counted; a fallback is only needed when there are any.",
+        "- **prenormalized**: the chip posted as if it were our normalized face. It is not (UTKFace chips are "
+        "dlib-aligned with a different template and margin), so the age and gender chips are cut from the wrong "
+        "place: shown only to document that it must not be used.",
+        "- **dlib-chip**: the chip taken as a dlib face chip (padding 0.25) and warped into our normalized-face "
+        "geometry so that the daemon's fixed age/gender crops are exactly its centre (`detector: prenormalized`, "
+        "no landmarks). Same geometry as the model's training chips, our resampling.",
+        "- **nnd+fallback**: nnd, and dlib-chip for the chips where nnd finds no face.",
+        "",
+        table(
+            ("way", "faces", "no face", "age MAE", "age bias", "gender", "gender, age ≥ 20"),
+            [
+                (
+                    w,
+                    v[w]["faces"],
+                    v[w]["no_face"],
+                    f"{v[w]['age_mae']:.2f}",
+                    f"{v[w]['age_bias']:+.2f}",
+                    pct(v[w]["gender_accuracy"]),
+                    pct(v[w]["gender_accuracy_age_20_plus"]),
+                )
+                for w in ("nnd", "dlib-chip", "prenormalized", "nnd+fallback")
+                if w in v
+            ],
+        ),
+        "",
+        "By 10-year band (nnd):",
+        "",
+        table(
+            ("band", "n", "age MAE", "gender"),
+            [(b, x["n"], f"{x['age_mae']:.2f}", pct(x["gender_accuracy"])) for b, x in v["nnd"]["by_band"].items()],
+        ),
+        "",
+        "Gender by race (nnd; UTKFace's labels, unbalanced):",
+        "",
+        table(
+            ("race", "n", "gender"), [(k, x["n"], pct(x["accuracy"])) for k, x in v["nnd"]["gender_by_race"].items()]
+        ),
+        "",
+        "The age model's classes stop at 80 years, so every face over 80 is under-estimated by construction.",
+        "",
+    ]
     if plot:
         md += [f"![UTKFace by age band]({plot})"]
     return md
 
 
-WAYS_MD = ["- **square** (recommended): a 256x256 'normalized face' whose fixed emotion square "
-           "(`normalize.EMOTION_SQUARE`, x 17–239, y 33–255) is exactly the 48x48 crop (bicubic), "
-           "`detector: prenormalized`: the emotion model sees the whole crop, as fer does with its own "
-           "square face box, and as mini-Xception was trained on FER2013.",
-           "- **nnd**: the crop upscaled 4x (bicubic, 192 px), padded 64 px by edge replication, whole-image "
-           "detection, the face nearest the centre; no face = wrong.",
-           "- **whole**: the 48x48 crop posted as it is with `detector: prenormalized` (resized to 256, then the "
-           "emotion square cuts off its top ~13% and ~7% of each side)."]
+WAYS_MD = [
+    "- **square** (recommended): a 256x256 'normalized face' whose fixed emotion square "
+    "(`models/emotions.py` `EMOTION_SQUARE`, x 17–239, y 33–255) is exactly the 48x48 crop (bicubic), "
+    "`detector: prenormalized`: the emotion model sees the whole crop, as fer does with its own "
+    "square face box, and as mini-Xception was trained on FER2013.",
+    "- **nnd**: the crop upscaled 4x (bicubic, 192 px), padded 64 px by edge replication, whole-image "
+    "detection, the face nearest the centre; no face = wrong.",
+    "- **whole**: the 48x48 crop posted as it is with `detector: prenormalized` (resized to 256, then the "
+    "emotion square cuts off its top ~13% and ~7% of each side).",
+]
 
 
 def fer_md(v, plot):
     ways = [w for w in ("square", "nnd", "whole") if w in v]
     labels = m.EMOTIONS
-    md = ["## Emotions: FER2013 PrivateTest", "", f"{v['images']} 48x48 grey crops, three ways of feeding them:", "",
-          *WAYS_MD, "",
-          table(("way", "accuracy", "no face", "accuracy on detected", *labels),
-                [(w, pct(v[w]["accuracy"]), v[w]["no_face"], pct(v[w]["accuracy_on_detected"]),
-                  *(pct(v[w]["per_class_recall"][k], 0) for k in labels)) for w in ways]),
-          "", "Per-class columns are recalls. Confusion matrix (square; rows true, columns predicted):", ""]
+    md = [
+        "## Emotions: FER2013 PrivateTest",
+        "",
+        f"{v['images']} 48x48 grey crops, three ways of feeding them:",
+        "",
+        *WAYS_MD,
+        "",
+        table(
+            ("way", "accuracy", "no face", "accuracy on detected", *labels),
+            [
+                (
+                    w,
+                    pct(v[w]["accuracy"]),
+                    v[w]["no_face"],
+                    pct(v[w]["accuracy_on_detected"]),
+                    *(pct(v[w]["per_class_recall"][k], 0) for k in labels),
+                )
+                for w in ways
+            ],
+        ),
+        "",
+        "Per-class columns are recalls. Confusion matrix (square; rows true, columns predicted):",
+        "",
+    ]
     if "square" in v:
-        md += [table(("true \\ predicted", *labels), [(labels[i], *row) for i, row in enumerate(v["square"]["confusion"])]), ""]
+        md += [
+            table(
+                ("true \\ predicted", *labels), [(labels[i], *row) for i, row in enumerate(v["square"]["confusion"])]
+            ),
+            "",
+        ]
     if plot:
         md += [f"![FER2013 confusion]({plot})"]
     return md
@@ -300,20 +443,39 @@ def fer_md(v, plot):
 def ck_md(v, plot):
     ways = [w for w in ("square", "nnd", "whole") if isinstance(v.get(w), dict)]
     labels = m.EMOTIONS
-    md = ["## Emotions: CK+48", "",
-          f"{v['frames']} frames = the last 3 frames of {v['sequences']} sequences, {v['subjects']} subjects, fed the "
-          "same three ways as FER2013. Labels mapped to ours: anger → angry, sadness → sad, the others by name; "
-          "**contempt** has no counterpart in our 7 labels, so its sequences are left out of the accuracy (what "
-          "they are predicted as is listed). CK+ has no neutral class, so a 'neutral' answer is always wrong. "
-          "Per sequence: **majority** of the 3 frames' top emotions (a tie goes to the latest frame among the tied "
-          "labels) and **last frame** (the peak).", "",
-          table(("way", "per sequence, majority", "per sequence, last frame", "per frame", *labels,
-                 "contempt predicted as"),
-                [(w, pct(v[w]["per_sequence_majority"]["accuracy"]), pct(v[w]["per_sequence_last_frame"]["accuracy"]),
-                  pct(v[w]["per_frame"]["accuracy"]),
-                  *(pct(v[w]["per_sequence_majority"]["per_class_recall"][k], 0) for k in labels),
-                  ", ".join(f"{k} {n}" for k, n in v[w]["contempt_sequences_predicted_as"].items()))
-                 for w in ways]), ""]
+    md = [
+        "## Emotions: CK+48",
+        "",
+        f"{v['frames']} frames = the last 3 frames of {v['sequences']} sequences, {v['subjects']} subjects, fed the "
+        "same three ways as FER2013. Labels mapped to ours: anger → angry, sadness → sad, the others by name; "
+        "**contempt** has no counterpart in our 7 labels, so its sequences are left out of the accuracy (what "
+        "they are predicted as is listed). CK+ has no neutral class, so a 'neutral' answer is always wrong. "
+        "Per sequence: **majority** of the 3 frames' top emotions (a tie goes to the latest frame among the tied "
+        "labels) and **last frame** (the peak).",
+        "",
+        table(
+            (
+                "way",
+                "per sequence, majority",
+                "per sequence, last frame",
+                "per frame",
+                *labels,
+                "contempt predicted as",
+            ),
+            [
+                (
+                    w,
+                    pct(v[w]["per_sequence_majority"]["accuracy"]),
+                    pct(v[w]["per_sequence_last_frame"]["accuracy"]),
+                    pct(v[w]["per_frame"]["accuracy"]),
+                    *(pct(v[w]["per_sequence_majority"]["per_class_recall"][k], 0) for k in labels),
+                    ", ".join(f"{k} {n}" for k, n in v[w]["contempt_sequences_predicted_as"].items()),
+                )
+                for w in ways
+            ],
+        ),
+        "",
+    ]
     if plot:
         md += [f"![CK+ confusion]({plot})"]
     return md
@@ -321,22 +483,38 @@ def ck_md(v, plot):
 
 def liveness_md(v, plot):
     if not v.get("installed"):
-        return ["## Liveness: NUAA", "", "liveness: not installed (probe answered: "
-                f"`{json.dumps(v.get('probe_error'))}`); skipped."]
+        return [
+            "## Liveness: NUAA",
+            "",
+            f"liveness: not installed (probe answered: `{json.dumps(v.get('probe_error'))}`); skipped.",
+        ]
     worst = sorted(v["per_subject"].items(), key=lambda kv: kv[1]["accuracy"])[:5]
-    return ["## Liveness: NUAA (print attacks only)", "",
-            f"{v['images']} frames 640x480 ({v['real']} real, {v['spoof']} print attacks), `need_liveness: true`, "
-            "`detector: nnd`, the face nearest the centre, judged by the answer's `liveness.value` (REAL/FAKE at the "
-            "configured threshold). No face counts as not accepted (a rejected attack, or a rejected real face). "
-            "APCER = attacks accepted as real; BPCER = real faces rejected.", "",
-            table(("figure", "value"), [("accuracy", pct(v["accuracy"])), ("APCER", pct(v["apcer"], 2)),
-                                        ("BPCER", pct(v["bpcer"], 2)), ("ACER", pct(v["acer"], 2)),
-                                        ("ROC AUC of liveness.score", f"{v['roc_auc']:.4f}"),
-                                        ("frames without a face", v["no_face"]),
-                                        ("subjects under 50% correct", v["subjects_worse_than_50pct"])]), "",
-            "Per subject (the 5 worst; all in report.json): " +
-            ", ".join(f"{k} {pct(x['accuracy'], 0)} of {x['n']}" for k, x in worst) + ". Frames of one session are "
-            "highly correlated: the per-image figures overstate the evidence."]
+    return [
+        "## Liveness: NUAA (print attacks only)",
+        "",
+        f"{v['images']} frames 640x480 ({v['real']} real, {v['spoof']} print attacks), `need_liveness: true`, "
+        "`detector: nnd`, the face nearest the centre, judged by the answer's `liveness.value` (REAL/FAKE at the "
+        "configured threshold). No face counts as not accepted (a rejected attack, or a rejected real face). "
+        "APCER = attacks accepted as real; BPCER = real faces rejected.",
+        "",
+        table(
+            ("figure", "value"),
+            [
+                ("accuracy", pct(v["accuracy"])),
+                ("APCER", pct(v["apcer"], 2)),
+                ("BPCER", pct(v["bpcer"], 2)),
+                ("ACER", pct(v["acer"], 2)),
+                ("ROC AUC of liveness.score", f"{v['roc_auc']:.4f}"),
+                ("frames without a face", v["no_face"]),
+                ("subjects under 50% correct", v["subjects_worse_than_50pct"]),
+            ],
+        ),
+        "",
+        "Per subject (the 5 worst; all in report.json): "
+        + ", ".join(f"{k} {pct(x['accuracy'], 0)} of {x['n']}" for k, x in worst)
+        + ". Frames of one session are "
+        "highly correlated: the per-image figures overstate the evidence.",
+    ]
 
 
 def throughput_md(s):
@@ -344,10 +522,14 @@ def throughput_md(s):
     for name, v in s.items():
         for path, tp in walk_throughput(v, name):
             rows.append((path, tp["images"], f"{tp['seconds']:.1f}", f"{tp['images_per_s']:.1f}"))
-    return ["## Throughput seen during the run", "",
-            "Images per second through the HTTP API during each pass (the whole client-daemon loop on a shared "
-            "machine; read together with the accuracy of that pass, not as a benchmark — see `make bench`).", "",
-            table(("pass", "images", "seconds", "images/s"), rows)]
+    return [
+        "## Throughput seen during the run",
+        "",
+        "Images per second through the HTTP API during each pass (the whole client-daemon loop on a shared "
+        "machine; read together with the accuracy of that pass, not as a benchmark — see `make bench`).",
+        "",
+        table(("pass", "images", "seconds", "images/s"), rows),
+    ]
 
 
 def walk_throughput(v, path):

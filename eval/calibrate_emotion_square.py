@@ -1,4 +1,4 @@
-"""Measure normalize.EMOTION_SQUARE: where fer's square face crop falls in the normalized face.
+"""Measure models/emotions.py EMOTION_SQUARE: where fer's square face crop falls in the normalized face.
 
 fer crops the detector box made square (shorter side grown, centred) plus 10 px on every side.
 For each LFW image (research data in ../shared/eval-data, never copied into the repo) this maps
@@ -15,8 +15,8 @@ import numpy as np
 
 from findface_extraction_api import imaging, normalize
 from findface_extraction_api.models.detector import Detector
-from findface_extraction_api.models.landmarks import LandmarkPredictor
-from findface_extraction_api.models.runtime import Bundle
+from findface_extraction_api.models.landmarks import LandmarkPredictor, to_yunet_order
+from findface_extraction_api.models.runtime import Bundle, Runtime
 
 LFW = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "eval-data", "verification", "lfw")
 
@@ -32,7 +32,7 @@ def fer_square(box):
 
 def main(lfw=LFW, every=8, limit=200):
     bundle = Bundle("build/models")
-    detector, landmarks = Detector(bundle, threads=2), LandmarkPredictor(bundle)
+    detector, landmarks = Detector(Runtime(bundle, threads=2)), LandmarkPredictor(bundle)
     files = sorted(glob.glob(os.path.join(lfw, "**", "*.jpg"), recursive=True))[::every][:limit]
     squares = []
     for path in files:
@@ -42,15 +42,19 @@ def main(lfw=LFW, every=8, limit=200):
             continue
         centre = np.array(image.shape[1::-1]) / 2
         face = min(faces, key=lambda f: np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre))
-        points = landmarks.predict(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), face.box)  # as pipeline.py does
+        points = to_yunet_order(
+            landmarks.predict(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), face.box)
+        )  # as pipeline.py does
         matrix = imaging.fit_similarity(points, normalize.TEMPLATE)
         left, top, side = fer_square(face.box)
         scale = np.sqrt(abs(np.linalg.det(matrix[:, :2])))
-        (x, y), = imaging.apply_affine(matrix, [[left, top]])
+        ((x, y),) = imaging.apply_affine(matrix, [[left, top]])
         squares.append([x, y, side * scale])
     squares = np.array(squares)
-    print(f"{len(squares)} faces; median (left, top, side) = {np.round(np.median(squares, 0), 1).tolist()}, "
-          f"std = {np.round(squares.std(0), 1).tolist()}")
+    print(
+        f"{len(squares)} faces; median (left, top, side) = {np.round(np.median(squares, 0), 1).tolist()}, "
+        f"std = {np.round(squares.std(0), 1).tolist()}"
+    )
 
 
 if __name__ == "__main__":

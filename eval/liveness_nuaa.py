@@ -19,8 +19,7 @@ import sys
 import time
 from collections import defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import SHARED, multipart, served  # noqa: E402
+from daemon import SHARED, multipart, served
 
 PATH = "/face-detector-liveness-estimator/v2/process/image"
 
@@ -35,8 +34,10 @@ def auc(positives, negatives):
 
 def rates(rows, threshold=None):
     """(APCER, BPCER, accuracy) at `threshold` on P(real), or by the daemon's REAL/FAKE if None."""
+
     def says_real(row):
         return row["real"] if threshold is None else row["score"] is not None and row["score"] >= threshold
+
     spoof = [r for r in rows if r["label"] == "spoof"]
     real = [r for r in rows if r["label"] == "real"]
     apcer = sum(says_real(r) for r in spoof) / len(spoof) if spoof else float("nan")
@@ -65,22 +66,37 @@ def main():
                 sys.exit(f"{item['file']}: HTTP {status}: {answer}")
             faces = sorted(answer["objects"], key=lambda o: -o["confidence"])
             best = faces[0]["liveness"] if faces else None
-            rows.append({"label": item["label"], "subject": item["subject"],
-                         "score": best["confidence"] if best else None,
-                         "real": bool(best) and best["value"] == "REAL"})
+            rows.append(
+                {
+                    "label": item["label"],
+                    "subject": item["subject"],
+                    "score": best["confidence"] if best else None,
+                    "real": bool(best) and best["value"] == "REAL",
+                }
+            )
     real = [r["score"] for r in rows if r["label"] == "real" and r["score"] is not None]
     spoof = [r["score"] for r in rows if r["label"] == "spoof" and r["score"] is not None]
-    print(f"frames: {len(rows)} ({sum(r['label'] == 'real' for r in rows)} real, "
-          f"{sum(r['label'] == 'spoof' for r in rows)} print attacks); no face found: "
-          f"{sum(r['score'] is None for r in rows)}")
+    print(
+        f"frames: {len(rows)} ({sum(r['label'] == 'real' for r in rows)} real, "
+        f"{sum(r['label'] == 'spoof' for r in rows)} print attacks); no face found: "
+        f"{sum(r['score'] is None for r in rows)}"
+    )
     print(f"request latency (640x480, detection + liveness, HTTP): median {statistics.median(latencies) * 1000:.1f} ms")
-    print(f"AUC {auc(real, spoof):.5f}; mean P(real): real {statistics.mean(real):.3f}, attacks {statistics.mean(spoof):.3f}")
+    print(
+        f"AUC {auc(real, spoof):.5f}; "
+        f"mean P(real): real {statistics.mean(real):.3f}, attacks {statistics.mean(spoof):.3f}"
+    )
     apcer, bpcer, accuracy = rates(rows)
-    print(f"daemon's verdict: accuracy {accuracy:.4f}  APCER {apcer:.4f}  BPCER {bpcer:.4f}  ACER {(apcer + bpcer) / 2:.4f}")
+    print(
+        f"daemon's verdict: accuracy {accuracy:.4f}  APCER {apcer:.4f}  BPCER {bpcer:.4f}  "
+        f"ACER {(apcer + bpcer) / 2:.4f}"
+    )
     for threshold in (float(t) for t in args.thresholds.split(",") if t):
         apcer, bpcer, accuracy = rates(rows, threshold)
-        print(f"threshold {threshold:.2f}:   accuracy {accuracy:.4f}  APCER {apcer:.4f}  BPCER {bpcer:.4f}  "
-              f"ACER {(apcer + bpcer) / 2:.4f}")
+        print(
+            f"threshold {threshold:.2f}:   accuracy {accuracy:.4f}  APCER {apcer:.4f}  BPCER {bpcer:.4f}  "
+            f"ACER {(apcer + bpcer) / 2:.4f}"
+        )
     print("\nper subject (daemon's verdict):")
     print("| subject | real frames | attack frames | BPCER | APCER | mean P(real) real / attack |")
     print("|---|---|---|---|---|---|")

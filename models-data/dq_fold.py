@@ -99,8 +99,13 @@ def fold_dequantize(model) -> tuple[int, int]:
         drop.add(id(node))
         n_dq += 1
         users = consumers.get(out_name, [])
-        if (len(users) == 1 and out_name not in graph_outputs and users[0].op_type == "Reshape"
-                and users[0].input[0] == out_name and users[0].input[1] in inits):
+        if (
+            len(users) == 1
+            and out_name not in graph_outputs
+            and users[0].op_type == "Reshape"
+            and users[0].input[0] == out_name
+            and users[0].input[1] in inits
+        ):
             reshape = users[0]
             shape = numpy_helper.to_array(inits[reshape.input[1]])
             value = _onnx_reshape(value, shape, _attrs(reshape).get("allowzero", 0))
@@ -140,8 +145,10 @@ def set_dims(value_info, dims) -> None:
 
 
 def dims_of(value_info) -> list:
-    return [d.dim_param if d.dim_param else (d.dim_value if d.HasField("dim_value") else None)
-            for d in value_info.type.tensor_type.shape.dim]
+    return [
+        d.dim_param if d.dim_param else (d.dim_value if d.HasField("dim_value") else None)
+        for d in value_info.type.tensor_type.shape.dim
+    ]
 
 
 def count_ops(model, op_type: str) -> int:

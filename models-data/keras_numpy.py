@@ -6,23 +6,24 @@ no layout or ONNX code with convert_fer.py.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
 from keras_h5 import KerasModel, tf_same_pads
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def _pad(x, kernel, strides, padding, value=0.0):
     if padding == "valid":
         return x
-    (ph0, ph1), (pw0, pw1) = (tf_same_pads(x.shape[1], kernel[0], strides[0]),
-                              tf_same_pads(x.shape[2], kernel[1], strides[1]))
+    (ph0, ph1), (pw0, pw1) = (
+        tf_same_pads(x.shape[1], kernel[0], strides[0]),
+        tf_same_pads(x.shape[2], kernel[1], strides[1]),
+    )
     return np.pad(x, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)), constant_values=value)
 
 
 def _windows(x, kernel, strides):
     """(N, Ho, Wo, C, kh, kw) patches."""
     win = sliding_window_view(x, tuple(kernel), axis=(1, 2))
-    return win[:, ::strides[0], ::strides[1]]
+    return win[:, :: strides[0], :: strides[1]]
 
 
 def conv2d(x, kernel, strides, padding, bias=None):
@@ -44,8 +45,7 @@ def maxpool2d(x, pool, strides, padding):
 
 
 def batchnorm(x, w, eps):
-    return (x - w["moving_mean"]) / np.sqrt(w["moving_variance"].astype(np.float64) + eps) \
-        * w["gamma"] + w["beta"]
+    return (x - w["moving_mean"]) / np.sqrt(w["moving_variance"].astype(np.float64) + eps) * w["gamma"] + w["beta"]
 
 
 def activation(x, name):

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from fetch import BuildError, check_sha, sha256_bytes
 
 ENV = "FFEA_LIVENESS_PACK"
@@ -24,38 +23,57 @@ REPOSITORY = "minivision-ai/Silent-Face-Anti-Spoofing"
 COMMIT = "b6d5f04ad78778917853b25c778acef6d5626d15"
 MAX_PRELU_DIFF = 1e-4
 
-_INPUT = {"name": "input", "shape": ["N", 3, 80, 80],
-          "layout": "NCHW, BGR 0..255 float32 (the original frame, not an aligned chip)",
-          "normalisation": "none"}
-_OUTPUT = {"name": "logits", "shape": ["N", 3],
-           "meaning": "softmax each model, average the two; class 1 = real, 0 and 2 = attack types"}
+_INPUT = {
+    "name": "input",
+    "shape": ["N", 3, 80, 80],
+    "layout": "NCHW, BGR 0..255 float32 (the original frame, not an aligned chip)",
+    "normalisation": "none",
+}
+_OUTPUT = {
+    "name": "logits",
+    "shape": ["N", 3],
+    "real_class": 1,
+    "meaning": "softmax each model, average the two; class 1 = real, 0 and 2 = attack types",
+}
 
 
 def _entry(file, source_file, sha256, scale, checkpoint, architecture):
-    crop = (f"face box scaled by {scale} about its centre (scale capped so the box fits the image), "
-            "shifted inside the image, img[y1:y2+1, x1:x2+1], cv2.resize to 80x80")
+    crop = (
+        f"face box scaled by {scale} about its centre (scale capped so the box fits the image), "
+        "shifted inside the image, img[y1:y2+1, x1:x2+1], cv2.resize to 80x80"
+    )
     return {
         "file": file,
         "pack_file": source_file,
         "pack_sha256": sha256,
         "task": f"presentation-attack (liveness) score, crop scale {scale}",
         "model": f"{architecture} 80x80 (Silent-Face-Anti-Spoofing {checkpoint}), ONNX opset 17",
-        "input": dict(_INPUT, notes=crop),
+        "input": dict(_INPUT, notes=crop, crop_scale=scale),
         "output": _OUTPUT,
         "license": "Apache-2.0",
         "license_file": LICENSE_FILE,
         "attribution": f"MiniFASNet by Minivision ({REPOSITORY} @ {COMMIT[:12]}), weights "
-                       f"{checkpoint}; exported to ONNX from the state dict; training data undisclosed",
+        f"{checkpoint}; exported to ONNX from the state dict; training data undisclosed",
     }
 
 
 MODELS = {
-    "liveness_v2": _entry("minifasnet_v2.onnx", "minifasnet_v2_scale2.7_80x80.onnx",
-                          "3834324c4bbfd14408f20686b87b3dc044715f3b85d68110451611ec588193e2",
-                          2.7, "2.7_80x80_MiniFASNetV2.pth", "MiniFASNetV2"),
-    "liveness_v1se": _entry("minifasnet_v1se.onnx", "minifasnet_v1se_scale4.0_80x80.onnx",
-                            "accfcc28a4ba82d19dfd5b2fb25737be06868419130aed338f0c1390d8eea0ef",
-                            4.0, "4_0_0_80x80_MiniFASNetV1SE.pth", "MiniFASNetV1SE"),
+    "liveness_v2": _entry(
+        "minifasnet_v2.onnx",
+        "minifasnet_v2_scale2.7_80x80.onnx",
+        "3834324c4bbfd14408f20686b87b3dc044715f3b85d68110451611ec588193e2",
+        2.7,
+        "2.7_80x80_MiniFASNetV2.pth",
+        "MiniFASNetV2",
+    ),
+    "liveness_v1se": _entry(
+        "minifasnet_v1se.onnx",
+        "minifasnet_v1se_scale4.0_80x80.onnx",
+        "accfcc28a4ba82d19dfd5b2fb25737be06868419130aed338f0c1390d8eea0ef",
+        4.0,
+        "4_0_0_80x80_MiniFASNetV1SE.pth",
+        "MiniFASNetV1SE",
+    ),
 }
 
 
@@ -71,8 +89,9 @@ def locate(argument: str | None) -> Path | None:
             return None
         path = Path(explicit).expanduser().resolve()
         if not path.is_dir():
-            raise BuildError(f"liveness pack {path} is not a directory (from "
-                             f"{'--liveness-pack' if argument is not None else ENV})")
+            raise BuildError(
+                f"liveness pack {path} is not a directory (from {'--liveness-pack' if argument is not None else ENV})"
+            )
         return path
     return DEFAULT.resolve() if DEFAULT.is_dir() else None
 
@@ -109,10 +128,12 @@ def rewrite_prelu(model) -> int:
             continue
         x, slope = node.input
         y, base = node.output[0], f"prelu_rewrite_{count}"
-        nodes += [helper.make_node("Relu", [x], [f"{base}_pos"], name=f"{base}_relu"),
-                  helper.make_node("Min", [x, zero], [f"{base}_neg"], name=f"{base}_min"),
-                  helper.make_node("Mul", [f"{base}_neg", slope], [f"{base}_scaled"], name=f"{base}_mul"),
-                  helper.make_node("Add", [f"{base}_pos", f"{base}_scaled"], [y], name=f"{base}_add")]
+        nodes += [
+            helper.make_node("Relu", [x], [f"{base}_pos"], name=f"{base}_relu"),
+            helper.make_node("Min", [x, zero], [f"{base}_neg"], name=f"{base}_min"),
+            helper.make_node("Mul", [f"{base}_neg", slope], [f"{base}_scaled"], name=f"{base}_mul"),
+            helper.make_node("Add", [f"{base}_pos", f"{base}_scaled"], [y], name=f"{base}_add"),
+        ]
         count += 1
     del graph.node[:]
     graph.node.extend(nodes)
@@ -140,8 +161,11 @@ def _convert(data: bytes, what: str) -> tuple[bytes, list, dict]:
     if not diff <= MAX_PRELU_DIFF:
         raise BuildError(f"{what}: PRelu rewrite changed the logits by {diff:g} (> {MAX_PRELU_DIFF})")
     transforms = [f"{count} PRelu rewritten as Relu(x) + Min(x, 0) * slope (about 1.7x faster on CPU)"]
-    return model.SerializeToString(), transforms, {"prelu_rewrite_max_abs_logit_diff": diff,
-                                                   "check": "4 random BGR 0..255 inputs"}
+    return (
+        model.SerializeToString(),
+        transforms,
+        {"prelu_rewrite_max_abs_logit_diff": diff, "check": "4 random BGR 0..255 inputs"},
+    )
 
 
 def build(pack: Path) -> tuple[dict, dict]:
@@ -156,7 +180,12 @@ def build(pack: Path) -> tuple[dict, dict]:
             raise
         except Exception as e:
             raise BuildError(f"{info['file']}: {e}") from e
-        source = {"pack": str(pack), "path": info["pack_file"], "sha256": info["pack_sha256"],
-                  "repository": REPOSITORY, "commit": COMMIT}
+        source = {
+            "pack": str(pack),
+            "path": info["pack_file"],
+            "sha256": info["pack_sha256"],
+            "repository": REPOSITORY,
+            "commit": COMMIT,
+        }
         built[key] = (out, source, transforms, verification)
     return built, {LICENSE_FILE: license_text}

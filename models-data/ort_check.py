@@ -14,7 +14,7 @@ def run_both(reference, candidate, feeds: dict) -> tuple[dict, dict]:
     for model in (reference, candidate):
         sess = session(model)
         names = [o.name for o in sess.get_outputs()]
-        outs.append(dict(zip(names, sess.run(None, feeds))))
+        outs.append(dict(zip(names, sess.run(None, feeds), strict=False)))
     if list(outs[0]) != list(outs[1]):
         raise ValueError(f"output names differ: {list(outs[0])} vs {list(outs[1])}")
     return outs[0], outs[1]

@@ -42,14 +42,22 @@ def load_eval():
 @pytest.fixture(scope="module")
 def report(daemons):
     if not os.path.exists(os.path.join(DATA, "README.md")):
-        pytest.skip(f"no evaluation data at {os.path.normpath(DATA)} (research-only, outside the repository; "
-                    "set FFEA_EVAL_DATA to point elsewhere)")
+        pytest.skip(
+            f"no evaluation data at {os.path.normpath(DATA)} (research-only, outside the repository; "
+            "set FFEA_EVAL_DATA to point elsewhere)"
+        )
     run = load_eval()
     client = daemons("accuracy").client  # default configuration
-    return run.evaluate(client, DATA, quick=True, sections=("lfw", "detection", "utkface", "fer2013"),
-                        progress=False,
-                        detection={"detectors": ("nnd",)}, utkface={"ways": ("nnd",)},
-                        fer2013={"ways": ("square",)})["sections"]
+    return run.evaluate(
+        client,
+        DATA,
+        quick=True,
+        sections=("lfw", "detection", "utkface", "fer2013"),
+        progress=False,
+        detection={"detectors": ("nnd",)},
+        utkface={"ways": ("nnd",)},
+        fer2013={"ways": ("square",)},
+    )["sections"]
 
 
 def test_lfw_verification(report):

@@ -8,7 +8,18 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE, astronaut, box, composed_crowd, facen, have_curl, iou, jpeg, png
+
+from findface_extraction_api.testing import (
+    ASTRONAUT_FACE,
+    astronaut,
+    box,
+    composed_crowd,
+    facen,
+    have_curl,
+    iou,
+    jpeg,
+    png,
+)
 
 EMOTIONS = {"neutral", "angry", "disgust", "fear", "happy", "sad", "surprise"}
 ALL_FLAGS = dict(need_facen=True, need_gender=True, need_age=True, need_emotions=True, need_normalized=True)
@@ -21,6 +32,7 @@ def only_face(response):
 
 
 # ------------------------------------------------------------- the vendor's examples
+
 
 def check_request_1(body):
     face = only_face(body["responses"][0])
@@ -50,11 +62,29 @@ def check_request_2(body):
     assert names[0] == "happy"  # she is smiling
 
 
-REQUEST_1 = {"requests": [{"image": "multipart:sample", "detector": "nnd", "need_gender": True,
-                           "need_normalized": True, "need_facen": True}]}
-REQUEST_2 = {"requests": [{"need_age": True, "need_gender": True, "detector": "nnd",
-                           "roi": {"left": -2975, "top": -635, "right": 4060, "bottom": 1720},
-                           "image": "multipart:sample", "need_emotions": True}]}
+REQUEST_1 = {
+    "requests": [
+        {
+            "image": "multipart:sample",
+            "detector": "nnd",
+            "need_gender": True,
+            "need_normalized": True,
+            "need_facen": True,
+        }
+    ]
+}
+REQUEST_2 = {
+    "requests": [
+        {
+            "need_age": True,
+            "need_gender": True,
+            "detector": "nnd",
+            "roi": {"left": -2975, "top": -635, "right": 4060, "bottom": 1720},
+            "image": "multipart:sample",
+            "need_emotions": True,
+        }
+    ]
+}
 
 
 def test_vendor_request_1(api, sample_jpg):
@@ -73,21 +103,43 @@ def test_vendor_request_2(api, sample_jpg):
 @pytest.mark.parametrize("envelope,check", [(REQUEST_1, check_request_1), (REQUEST_2, check_request_2)])
 def test_vendor_examples_with_curl(api, sample_jpg, envelope, check):
     """The README's curl commands, as a user types them."""
-    out = subprocess.run(["curl", "-s", "-X", "POST", "-F", f"sample=@{sample_jpg}", "-F",
-                          f"request={json.dumps(envelope)}", api.base + "/"],
-                         capture_output=True, check=True, timeout=60)
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            "-F",
+            f"sample=@{sample_jpg}",
+            "-F",
+            f"request={json.dumps(envelope)}",
+            api.base + "/",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     check(json.loads(out.stdout))
 
 
 # ------------------------------------------------------------- flags, body forms, roi
+
 
 def test_no_flags_gives_box_and_score_only(api):
     face = only_face(api.extract(jpeg(astronaut())))
     assert set(face) == {"bbox", "detection_score"}
 
 
-@pytest.mark.parametrize("flag,key", [("need_facen", "facen"), ("need_gender", "gender"), ("need_age", "age"),
-                                      ("need_emotions", "emotions"), ("need_normalized", "normalized")])
+@pytest.mark.parametrize(
+    "flag,key",
+    [
+        ("need_facen", "facen"),
+        ("need_gender", "gender"),
+        ("need_age", "age"),
+        ("need_emotions", "emotions"),
+        ("need_normalized", "normalized"),
+    ],
+)
 def test_each_flag_adds_its_key(api, flag, key):
     face = only_face(api.extract(jpeg(astronaut()), **{flag: True}))
     assert set(face) == {"bbox", "detection_score", key}
@@ -103,8 +155,9 @@ def test_json_body_with_url(api, image_server):
 
 def test_request_part_sent_as_a_file(api):
     """curl -F request=@request.json sends the envelope as a file part; both forms work."""
-    status, body = api.post_multipart({"requests": [{"image": "multipart:photo"}]}, {"photo": png(astronaut())},
-                                      request_as_file=True)
+    status, body = api.post_multipart(
+        {"requests": [{"image": "multipart:photo"}]}, {"photo": png(astronaut())}, request_as_file=True
+    )
     assert status == 200 and len(body["responses"][0]["faces"]) == 1
 
 
@@ -112,7 +165,8 @@ def test_responses_keep_request_order(api):
     small = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     status, body = api.post_multipart(
         {"requests": [{"image": "multipart:big"}, {"image": "multipart:small"}, {"image": "multipart:big"}]},
-        {"big": png(astronaut()), "small": png(small)})
+        {"big": png(astronaut()), "small": png(small)},
+    )
     assert status == 200
     boxes = [box(only_face(r)) for r in body["responses"]]
     assert iou(boxes[0], ASTRONAUT_FACE) > 0.8 and iou(boxes[1], ASTRONAUT_FACE / 2) > 0.8 and boxes[0] == boxes[2]
@@ -126,7 +180,7 @@ def test_several_faces_at_several_sizes(api):
         match = max(faces, key=lambda f: iou(box(f), want))
         assert iou(box(match), want) > 0.6
     vectors = [facen(f) for f in faces]
-    assert min(float(a @ b) for i, a in enumerate(vectors) for b in vectors[i + 1:]) > 0.6  # one person
+    assert min(float(a @ b) for i, a in enumerate(vectors) for b in vectors[i + 1 :]) > 0.6  # one person
 
 
 def test_roi_selects_a_face_and_boxes_stay_in_image_coordinates(api):
@@ -148,13 +202,15 @@ def test_image_without_faces(api):
 
 # ------------------------------------------------------------- detection range and orientation
 
+
 @pytest.mark.parametrize("face_height", [40, 1000])
 def test_small_and_large_faces_are_found(api, face_height):
     """min_face_size = 30 and max_face_size = inf are a guaranteed range: YuNet alone misses a
     1000 px face at full resolution (it returns fragments), the scale pyramid finds it whole."""
     scale = face_height / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
-    image = cv2.resize(astronaut(), None, fx=scale, fy=scale,
-                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    image = cv2.resize(
+        astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    )
     face = only_face(api.extract(jpeg(image)))
     assert iou(box(face), ASTRONAUT_FACE * scale) > 0.7
 
@@ -175,8 +231,9 @@ def test_exif_orientation_is_applied_first(api, orientation):
 def test_tilted_face_is_found_and_aligned_upright(api, degrees):
     """Rolled faces (no EXIF) are found, and alignment undoes the roll: the facen barely moves."""
     centre = (ASTRONAUT_FACE[:2] + ASTRONAUT_FACE[2:]) / 2
-    tilted = cv2.warpAffine(astronaut(), cv2.getRotationMatrix2D(tuple(centre), degrees, 1.0), (512, 512),
-                            borderMode=cv2.BORDER_REFLECT)
+    tilted = cv2.warpAffine(
+        astronaut(), cv2.getRotationMatrix2D(tuple(centre), degrees, 1.0), (512, 512), borderMode=cv2.BORDER_REFLECT
+    )
     face = only_face(api.extract(jpeg(tilted), need_facen=True))
     found_centre = (np.array(box(face)[:2]) + box(face)[2:]) / 2
     assert np.linalg.norm(found_centre - centre) < 20
@@ -190,6 +247,7 @@ def test_auto_rotate_is_accepted(api):
 
 
 # ------------------------------------------------------------- normalized faces and the other detectors
+
 
 def test_prenormalized_round_trip_reproduces_every_attribute(api):
     original = only_face(api.extract(jpeg(astronaut()), **ALL_FLAGS))
@@ -214,8 +272,9 @@ def test_prenormalized_accepts_other_sizes_and_jpeg(api):
 def test_legacy_detector_finds_the_face_and_agrees_with_nnd(api):
     nnd = only_face(api.extract(jpeg(astronaut()), **ALL_FLAGS))
     # HOG also fires weakly (score 0.51) on the suit's patch here; the face is its best detection
-    legacy = max(api.extract(jpeg(astronaut()), detector="legacy", **ALL_FLAGS)["faces"],
-                 key=lambda f: f["detection_score"])
+    legacy = max(
+        api.extract(jpeg(astronaut()), detector="legacy", **ALL_FLAGS)["faces"], key=lambda f: f["detection_score"]
+    )
     assert iou(box(legacy), box(nnd)) > 0.5
     assert 0.5 <= legacy["detection_score"] <= 1
     assert float(facen(legacy) @ facen(nnd)) > 0.8
@@ -226,12 +285,13 @@ def test_legacy_detector_finds_the_face_and_agrees_with_nnd(api):
 def test_same_face_moved_and_scaled_keeps_its_facen(api):
     reference = facen(only_face(api.extract(png(astronaut()), need_facen=True)))
     canvas = np.full((700, 900, 3), 40, np.uint8)
-    canvas[150:150 + 410, 300:300 + 410] = cv2.resize(astronaut(), (410, 410), interpolation=cv2.INTER_AREA)
+    canvas[150 : 150 + 410, 300 : 300 + 410] = cv2.resize(astronaut(), (410, 410), interpolation=cv2.INTER_AREA)
     moved = facen(only_face(api.extract(jpeg(canvas, quality=85), need_facen=True)))
     assert float(reference @ moved) > 0.9
 
 
 # ------------------------------------------------------------- concurrency
+
 
 def test_concurrent_requests_all_succeed(api):
     data = jpeg(astronaut())

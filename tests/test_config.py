@@ -6,9 +6,9 @@ import os
 import shutil
 
 import pytest
-from conftest import BUNDLE, ROOT, cli, free_port, write_config
 
 from findface_extraction_api import config
+from findface_extraction_api.testing import BUNDLE, ROOT, cli, free_port, write_config
 
 SHIPPED = os.path.join(ROOT, "etc", "findface-extraction-api.ini")
 
@@ -56,26 +56,38 @@ def test_relative_models_root_is_relative_to_the_file(tmp_path):
     assert load_text(tmp_path, "models_root = models\n").models_root == str(tmp_path / "models")
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("max_dimension = big\n", "key 'max_dimension': the value \"big\" is of the wrong type; expected an integer >= 1"),
-    ("model_instances = -1\n", "key 'model_instances'"),
-    ("[fetch]\nenabled = maybe\n", "key 'fetch.enabled'"),
-    ("[nnd]\nmin_face_size = 0\n", "key 'nnd.min_face_size'"),
-    ("listen = 18666\n", "key 'listen': '18666' is not host:port"),
-    ("[fetch]\nallowed_networks = 10.0.0.0/33\n", "key 'fetch.allowed_networks'"),
-    ("[fetch]\nsize_limt = 5\n", "unknown key 'fetch.size_limt' (known here: allow_private_addresses, allowed_networks"),
-    ("ticker_interval = 5000\n", "unknown key 'ticker_interval'"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "max_dimension = big\n",
+            "key 'max_dimension': the value \"big\" is of the wrong type; expected an integer >= 1",
+        ),
+        ("model_instances = -1\n", "key 'model_instances'"),
+        ("[fetch]\nenabled = maybe\n", "key 'fetch.enabled'"),
+        ("[nnd]\nmin_face_size = 0\n", "key 'nnd.min_face_size'"),
+        ("listen = 18666\n", "key 'listen': '18666' is not host:port"),
+        ("[fetch]\nallowed_networks = 10.0.0.0/33\n", "key 'fetch.allowed_networks'"),
+        (
+            "[fetch]\nsize_limt = 5\n",
+            "unknown key 'fetch.size_limt' (known here: allow_private_addresses, allowed_networks",
+        ),
+        ("ticker_interval = 5000\n", "unknown key 'ticker_interval'"),
+    ],
+)
 def test_invalid_values_name_file_key_and_expectation(tmp_path, text, expected):
     message = error_for(tmp_path, text)
     assert message.startswith(str(tmp_path / "test.ini") + ": ") and expected in message
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("text,line,suggestion", [
-    ("listen: 127.0.0.1:18666\n", 1, "write 'listen = 127.0.0.1:18666'"),
-    ("listen = :18666\nfetch:\n  enabled: true\n", 2, "write '[fetch]'"),
-])
+@pytest.mark.parametrize(
+    "text,line,suggestion",
+    [
+        ("listen: 127.0.0.1:18666\n", 1, "write 'listen = 127.0.0.1:18666'"),
+        ("listen = :18666\nfetch:\n  enabled: true\n", 2, "write '[fetch]'"),
+    ],
+)
 def test_yaml_style_file_is_answered_with_the_ini_form(tmp_path, text, line, suggestion):
     message = error_for(tmp_path, text)
     assert f"line {line}:" in message and "YAML" in message and suggestion in message
@@ -87,6 +99,7 @@ def test_listen_on_all_interfaces(tmp_path):
 
 
 # ------------------------------------------------------------- the console entry point
+
 
 def test_check_config_prints_the_effective_settings():
     result = cli("--config", SHIPPED, "--check-config")

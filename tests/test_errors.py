@@ -5,7 +5,8 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import astronaut, jpeg, png
+
+from findface_extraction_api.testing import astronaut, jpeg, png
 
 GOOD = {"image": "multipart:photo"}
 
@@ -16,21 +17,24 @@ def error_of(api, request, files=None):
     return body["responses"][0]["error"]
 
 
-@pytest.mark.parametrize("request_,param", [
-    ({}, "image"),
-    ({"image": 42}, "image"),
-    ({"image": "file:///etc/passwd"}, "image"),
-    ({"image": "multipart:nope"}, "image"),
-    ({**GOOD, "detector": "mtcnn"}, "detector"),
-    ({**GOOD, "detector": 1}, "detector"),
-    ({**GOOD, "need_facen": "yes"}, "need_facen"),
-    ({**GOOD, "need_age": 1}, "need_age"),
-    ({**GOOD, "auto_rotate": "true"}, "auto_rotate"),
-    ({**GOOD, "roi": [0, 0, 10, 10]}, "roi"),
-    ({**GOOD, "roi": {"left": 0, "top": 0, "right": 10}}, "roi"),
-    ({**GOOD, "roi": {"left": 0.5, "top": 0, "right": 10, "bottom": 10}}, "roi"),
-    ({**GOOD, "roi": {"left": 10, "top": 0, "right": 10, "bottom": 10}}, "roi"),
-])
+@pytest.mark.parametrize(
+    "request_,param",
+    [
+        ({}, "image"),
+        ({"image": 42}, "image"),
+        ({"image": "file:///etc/passwd"}, "image"),
+        ({"image": "multipart:nope"}, "image"),
+        ({**GOOD, "detector": "mtcnn"}, "detector"),
+        ({**GOOD, "detector": 1}, "detector"),
+        ({**GOOD, "need_facen": "yes"}, "need_facen"),
+        ({**GOOD, "need_age": 1}, "need_age"),
+        ({**GOOD, "auto_rotate": "true"}, "auto_rotate"),
+        ({**GOOD, "roi": [0, 0, 10, 10]}, "roi"),
+        ({**GOOD, "roi": {"left": 0, "top": 0, "right": 10}}, "roi"),
+        ({**GOOD, "roi": {"left": 0.5, "top": 0, "right": 10, "bottom": 10}}, "roi"),
+        ({**GOOD, "roi": {"left": 10, "top": 0, "right": 10, "bottom": 10}}, "roi"),
+    ],
+)
 def test_bad_param_names_the_parameter(api, request_, param):
     error = error_of(api, request_)
     assert error["code"] == "BAD_PARAM" and error["param"] == param and error["desc"]
@@ -41,7 +45,9 @@ def test_request_that_is_not_an_object(api):
     assert status == 200 and body["responses"][0]["error"]["code"] == "BAD_PARAM"
 
 
-@pytest.mark.parametrize("data", [b"", b"definitely not an image", jpeg(astronaut())[:200], b"\x89PNG\r\n\x1a\n" + b"\0" * 64])
+@pytest.mark.parametrize(
+    "data", [b"", b"definitely not an image", jpeg(astronaut())[:200], b"\x89PNG\r\n\x1a\n" + b"\0" * 64]
+)
 def test_undecodable_image(api, data):
     error = error_of(api, GOOD, {"photo": data})
     assert error["code"] == "IMAGE_DECODING_FAILED" and error["desc"].startswith("Failed to decode")
@@ -60,6 +66,7 @@ def test_image_at_max_dimension_is_fine(api):
 
 
 # ------------------------------------------------------------- URL fetching
+
 
 def test_fetch_http_error(api, image_server):
     base, _ = image_server
@@ -136,11 +143,13 @@ def test_allowed_networks_and_every_redirect_hop_is_checked(daemons):
 
 # ------------------------------------------------------------- envelopes
 
+
 @pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe"])
 def test_malformed_json_envelope(api, body):
     status, _, raw = api.request("POST", "/", body, {"Content-Type": "application/json"})
     assert status == 400
     import json
+
     assert json.loads(raw)["code"] == "MALFORMED_JSON"
 
 
@@ -166,6 +175,7 @@ def test_empty_requests_list(api):
 
 def test_unknown_path_and_method_answer_json(api):
     import json
+
     status, _, raw = api.request("GET", "/nope")
     assert status == 404 and json.loads(raw)["code"] == "NOT_FOUND"
     status, _, raw = api.request("DELETE", "/")
@@ -173,13 +183,15 @@ def test_unknown_path_and_method_answer_json(api):
 
 
 def test_one_bad_request_never_fails_its_siblings(api):
-    envelope = {"requests": [
-        {"image": "multipart:photo", "need_facen": True},
-        {"image": "multipart:garbage", "need_facen": True},
-        {"image": "multipart:missing"},
-        {"image": "multipart:photo", "detector": "nope"},
-        {"image": "multipart:photo", "need_age": True},
-    ]}
+    envelope = {
+        "requests": [
+            {"image": "multipart:photo", "need_facen": True},
+            {"image": "multipart:garbage", "need_facen": True},
+            {"image": "multipart:missing"},
+            {"image": "multipart:photo", "detector": "nope"},
+            {"image": "multipart:photo", "need_age": True},
+        ]
+    }
     status, body = api.post_multipart(envelope, {"photo": jpeg(astronaut()), "garbage": b"GIF89a broken"})
     assert status == 200
     codes = [r.get("error", {}).get("code") for r in body["responses"]]

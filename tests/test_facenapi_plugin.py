@@ -17,40 +17,45 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, ASTRONAUT_FACE, astronaut, box, facen, free_port, iou, jpeg, png
 from facenapi_plugin import EMOTIONS, ExtractionApiExtractor, ExtractionError, Rectangle
+from findface_extraction_api.testing import (
+    ASTRONAUT_FACE,
+    ROOT,
+    astronaut,
+    box,
+    composed_crowd,
+    facen,
+    free_port,
+    iou,
+    jpeg,
+    png,
+)
 
 
-def composed_crowd():
+def plugin_crowd():
     """Three astronaut heads of different sizes on one grey canvas, with their expected boxes."""
-    head = astronaut()[20:260, 120:340]
-    canvas = np.full((800, 1200, 3), 120, np.uint8)
-    expected = []
-    for scale, (x, y) in ((0.6, (60, 450)), (1.0, (380, 250)), (1.6, (760, 120))):
-        part = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        canvas[y:y + part.shape[0], x:x + part.shape[1]] = part
-        expected.append((ASTRONAUT_FACE - [120, 20, 120, 20]) * scale + [x, y, x, y])
-    return canvas, expected
+    return composed_crowd(((0.6, (60, 450)), (1.0, (380, 250)), (1.6, (760, 120))), (800, 1200), 120)
 
 
 def run(coroutine_function, **keys):
     """Run `coroutine_function(extractor)` on a fresh loop with an extractor made from `keys`."""
+
     async def main():
         extractor = ExtractionApiExtractor(**keys)
         try:
             return await coroutine_function(extractor)
         finally:
             extractor.close()
+
     return asyncio.run(main())
 
 
 def vector(face):
-    return facen(face)  # conftest's decoder reads the same base64 `facen` key
+    return facen(face)  # the harness's decoder reads the same base64 `facen` key
 
 
 def rect(face):
@@ -66,14 +71,16 @@ def spy_posts(extractor):
     def counting(request, **kwargs):
         calls.append(request)
         return fetch(request, **kwargs)
+
     client.fetch = counting
     return calls
 
 
 # ---------------------------------------------------------------- extract
 
+
 def test_extract_maps_every_face_of_a_crowd(api):
-    canvas, expected = composed_crowd()
+    canvas, expected = plugin_crowd()
     photo = jpeg(canvas)
     faces = run(lambda x: x.extract(photo), extraction_api_url=api.base, gae=True)
     raw = api.extract(photo, need_facen=True, need_gender=True, need_age=True, need_emotions=True)["faces"]
@@ -104,16 +111,17 @@ def test_gae_off_leaves_attributes_out(api):
 
 
 def test_no_photos_no_request():
-    assert run(lambda x: x.extract_many([]), extraction_api_url="http://127.0.0.1:{}".format(free_port())) == []
+    assert run(lambda x: x.extract_many([]), extraction_api_url=f"http://127.0.0.1:{free_port()}") == []
 
 
 def test_several_photos_go_in_one_envelope(api):
-    canvas, _ = composed_crowd()
+    canvas, _ = plugin_crowd()
     photos = [jpeg(astronaut()), png(canvas), png(np.full((200, 300, 3), 90, np.uint8))]
 
     async def extract(extractor):
         posts = spy_posts(extractor)
         return await extractor.extract_many(photos), posts
+
     results, posts = run(extract, extraction_api_url=api.base)
     assert len(posts) == 1
     assert [len(faces) for faces in results] == [1, 3, 0]
@@ -123,14 +131,18 @@ def test_several_photos_go_in_one_envelope(api):
 
 @pytest.mark.parametrize("form", ["list", "x1y1", "rectangle"])
 def test_bbox_is_sent_as_roi_and_selects_that_face(api, form):
-    canvas, expected = composed_crowd()
+    canvas, expected = plugin_crowd()
     left, top, right, bottom = expected[1].tolist()
-    bbox = {"list": [left, top, right, bottom], "x1y1": {"x1": left, "y1": top, "x2": right, "y2": bottom},
-            "rectangle": Rectangle(left, top, right, bottom)}[form]
+    bbox = {
+        "list": [left, top, right, bottom],
+        "x1y1": {"x1": left, "y1": top, "x2": right, "y2": bottom},
+        "rectangle": Rectangle(left, top, right, bottom),
+    }[form]
 
     async def extract(extractor):
         posts = spy_posts(extractor)
         return await extractor.extract(png(canvas), bbox=bbox), posts
+
     faces, posts = run(extract, extraction_api_url=api.base)
     assert len(faces) == 1 and iou(rect(faces[0]), expected[1]) > 0.8
     sent = posts[0].body.split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0]
@@ -161,9 +173,10 @@ def test_url_photo_is_fetched_by_the_service(api, image_server):
 
 # ---------------------------------------------------------------- enrich
 
+
 def test_enrich_round_trip_from_normalized(api):
     """Faces keep bbox and photo_hash; facen (and gae) come back from the normalized PNGs alone."""
-    canvas, _ = composed_crowd()
+    canvas, _ = plugin_crowd()
 
     async def round_trip(extractor):
         faces = await extractor.extract(jpeg(canvas), gae=True)
@@ -171,6 +184,7 @@ def test_enrich_round_trip_from_normalized(api):
         posts = spy_posts(extractor)
         enriched = await extractor.enrich(stored, facen=True, gae=True)
         return faces, stored, enriched, posts
+
     faces, stored, enriched, posts = run(round_trip, extraction_api_url=api.base)
     assert enriched is stored and len(posts) == 1 and len(faces) == 3
     vectors = [vector(f) for f in faces]
@@ -192,6 +206,7 @@ def test_enrich_from_a_stored_normalized_url(api, image_server):
         stored = {"normalized": base + "/plugin_norm.png", "bbox": face["bbox"]}
         await extractor.enrich([stored])
         return face, stored
+
     face, stored = run(round_trip, extraction_api_url=api.base)
     assert float(vector(stored) @ vector(face)) >= 0.99
 
@@ -204,6 +219,7 @@ def test_enrich_needs_normalized_bytes(api):
 
 # ---------------------------------------------------------------- errors
 
+
 def test_undecodable_image_raises_the_service_code(api):
     with pytest.raises(ExtractionError) as error:
         run(lambda x: x.extract_many([jpeg(astronaut()), b"certainly not an image"]), extraction_api_url=api.base)
@@ -211,7 +227,7 @@ def test_undecodable_image_raises_the_service_code(api):
 
 
 def test_connection_refused():
-    url = "http://127.0.0.1:{}".format(free_port())
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ExtractionError) as error:
         run(lambda x: x.extract(jpeg(astronaut())), extraction_api_url=url)
     assert error.value.code == "CONNECTION_FAILED"
@@ -230,11 +246,12 @@ def stalled_server():
         while not stop.is_set():
             try:
                 held.append(server.accept()[0])
-            except socket.timeout:
+            except TimeoutError:
                 pass
+
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield "http://127.0.0.1:{}".format(server.getsockname()[1]), held
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", held
     stop.set()
     thread.join()
     for connection in held:
@@ -254,6 +271,7 @@ def test_request_timeout_fires_on_a_stalled_server(stalled_server):
 
 class SlowHandler(BaseHTTPRequestHandler):
     """Answers every POST after `delay` with no faces, counting requests in progress."""
+
     delay, lock, active, peak = 0.4, threading.Lock(), 0, 0
 
     def do_POST(self):
@@ -285,9 +303,13 @@ def test_max_clients_bounds_simultaneous_requests(max_clients):
 
     async def burst(extractor):
         return await asyncio.gather(*(extractor.extract(photo) for _ in range(6)))
+
     try:
-        results = run(burst, extraction_api_url="http://127.0.0.1:{}".format(server.server_address[1]),
-                      extraction_api_max_clients=max_clients)
+        results = run(
+            burst,
+            extraction_api_url=f"http://127.0.0.1:{server.server_address[1]}",
+            extraction_api_max_clients=max_clients,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -297,8 +319,10 @@ def test_max_clients_bounds_simultaneous_requests(max_clients):
 
 # ---------------------------------------------------------------- settings and loading
 
+
 def test_settings_follow_facenapi_option_names():
     from tornado.options import OptionParser
+
     options = OptionParser()
     options.define("extraction_api_url", default="http://10.0.0.5:18666")
     options.define("extraction_api_max_clients", default=7)
@@ -320,7 +344,9 @@ class _NotInstalled:
 sys.meta_path.insert(0, _NotInstalled())
 """
 
-FACENAPI_LOADER = NOT_INSTALLED + r"""
+FACENAPI_LOADER = (
+    NOT_INSTALLED
+    + r"""
 import asyncio, glob, importlib.util, json, os, sys, types
 from tornado.options import OptionParser
 
@@ -351,6 +377,7 @@ print(json.dumps({"module": sys.modules[type(ctx.extractor).__module__].__file__
                   "builtin": ctx.builtin_extractor, "settings": ctx.extractor.settings._asdict(),
                   "faces": [{"gender": f.get("gender"), "bbox": list(f["bbox"])} for f in faces]}))
 """
+)
 
 
 @pytest.mark.parametrize("install", ["symlink", "copy"])
@@ -360,8 +387,9 @@ def test_facenapi_loads_it_from_a_plugins_dir(api, tmp_path, install):
     file is linked (it finds the package beside its target) or copied (it is told where)."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    entry = subprocess.run([sys.executable, "-m", "facenapi_plugin", "plugin-path"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    entry = subprocess.run(
+        [sys.executable, "-m", "facenapi_plugin", "plugin-path"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FACENAPI_PLUGIN_PACKAGE")}
     if install == "symlink":
         os.symlink(entry, plugins / "extraction_api.py")
@@ -369,14 +397,26 @@ def test_facenapi_loads_it_from_a_plugins_dir(api, tmp_path, install):
         shutil.copy(entry, plugins / "extraction_api.py")
         env["FACENAPI_PLUGIN_PACKAGE"] = os.path.dirname(entry)
     ini = tmp_path / "findface-facenapi.ini"
-    ini.write_text("extraction_api_url = {!r}\nextraction_api_max_clients = 3\ngae = True\n"
-                   "plugins_dirs = {!r}\nplugins_enabled = '*'\n".format(api.base, str(plugins)))
+    ini.write_text(
+        f"extraction_api_url = {api.base!r}\nextraction_api_max_clients = 3\ngae = True\n"
+        f"plugins_dirs = {str(plugins)!r}\nplugins_enabled = '*'\n"
+    )
     (tmp_path / "loader.py").write_text(FACENAPI_LOADER)
     (tmp_path / "photo.jpg").write_bytes(jpeg(astronaut()))
-    assert subprocess.run([sys.executable, "-c", NOT_INSTALLED + "import facenapi_plugin"], cwd=tmp_path, env=env,
-                          capture_output=True).returncode != 0
-    done = subprocess.run([sys.executable, "loader.py", str(ini), "photo.jpg"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", NOT_INSTALLED + "import facenapi_plugin"], cwd=tmp_path, env=env, capture_output=True
+        ).returncode
+        != 0
+    )
+    done = subprocess.run(
+        [sys.executable, "loader.py", str(ini), "photo.jpg"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["module"] == os.path.join(ROOT, "facenapi_plugin", "extractor.py")
@@ -395,9 +435,11 @@ def test_sources_parse_as_python_3_5():
 
 # ---------------------------------------------------------------- command line
 
+
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "facenapi_plugin", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "facenapi_plugin", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_extract_then_enrich(api, tmp_path):

@@ -9,14 +9,16 @@ import uuid
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE, BUNDLE, ROOT, astronaut, facen, iou, jpeg, png
 
 from findface_extraction_api import headpose, normalize
+from findface_extraction_api.testing import ASTRONAUT_FACE, BUNDLE, ROOT, astronaut, facen, iou, jpeg, png
 
 with open(os.path.join(BUNDLE, "manifest.json")) as _f:
     HAVE_LIVENESS = "liveness_v2" in json.load(_f)["models"]
-needs_liveness = pytest.mark.skipif(not HAVE_LIVENESS, reason="the model bundle has no liveness pack: rebuild it "
-                                    "with ../shared/models/minifasnet present (make models)")
+needs_liveness = pytest.mark.skipif(
+    not HAVE_LIVENESS,
+    reason="the model bundle has no liveness pack: rebuild it with ../shared/models/minifasnet present (make models)",
+)
 LFW = os.path.join(ROOT, "..", "shared", "eval-data", "verification", "lfw")
 VERSIONS = ("v1", "v2")
 KINDS = ("sample", "image")
@@ -33,23 +35,33 @@ def sample(version, data=ASTRONAUT_JPEG, objects=None):
 
 
 def post(client, path, body, raw=False):
-    status, _, answer = client.request("POST", path, body if raw else json.dumps(body).encode(),
-                                       {"Content-Type": "application/json"})
+    status, _, answer = client.request(
+        "POST", path, body if raw else json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     return status, json.loads(answer)
 
 
 def post_image(client, path, data=ASTRONAUT_JPEG, field="image"):
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"a.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    status, _, answer = client.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, _, answer = client.request(
+        "POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     return status, json.loads(answer)
 
 
 def run(client, service, version, kind="sample", data=ASTRONAUT_JPEG, objects=None):
     path = f"/{service}/{version}/process/{kind}"
-    status, answer = post(client, path, sample(version, data, objects)) if kind == "sample" else \
-        post_image(client, path, data)
+    status, answer = (
+        post(client, path, sample(version, data, objects)) if kind == "sample" else post_image(client, path, data)
+    )
     assert status == 200, answer
     image_key = "$image" if version == "v1" else "_image"
     assert list(answer)[0] == image_key
@@ -74,6 +86,7 @@ def template(obj, version):
 
 # ---------------------------------------------------------------- detector services
 
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_face_fitter(api, version, kind):
@@ -93,7 +106,15 @@ def test_face_fitter(api, version, kind):
     else:
         assert list(face) == ["id", "class", "confidence", "bbox", "keypoints", "pose"]
         keypoints = face["keypoints"]
-        assert list(keypoints) == ["fitter_type", "points", "right_eye", "left_eye", "nose", "mouth_right", "mouth_left"]
+        assert list(keypoints) == [
+            "fitter_type",
+            "points",
+            "right_eye",
+            "left_eye",
+            "nose",
+            "mouth_right",
+            "mouth_left",
+        ]
         points = np.array([p["proj"] for p in keypoints["points"]])
         assert keypoints["nose"]["proj"] == list(points[2])
         pose = face["pose"]
@@ -144,8 +165,11 @@ def test_template_extractor(api, version, kind):
         assert list(face) == ["id", "class", "confidence", "bbox", "$template"]
     else:
         assert list(face) == ["id", "class", "confidence", "bbox", "template"]
-        assert {k: v for k, v in face["template"].items() if k != "blob"} == \
-            {"format": "NDARRAY", "dtype": "float32", "shape": [128]}
+        assert {k: v for k, v in face["template"].items() if k != "blob"} == {
+            "format": "NDARRAY",
+            "dtype": "float32",
+            "shape": [128],
+        }
     vector = template(face, version)
     assert vector.shape == (128,) and abs(np.linalg.norm(vector) - 1) < 1e-5
     # the same vector as the Extraction API's facen for the same face
@@ -166,6 +190,7 @@ def test_liveness_estimator(api, version, kind):
 
 # ---------------------------------------------------------------- the documented pipeline
 
+
 @needs_liveness
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_documented_four_step_pipeline(api, version):
@@ -174,7 +199,7 @@ def test_the_documented_four_step_pipeline(api, version):
     body = sample(version)
     steps = ["face-detector-liveness-estimator", "age-estimator", "gender-estimator", "emotion-estimator"]
     keys = ["id", "class", "confidence", "bbox", "liveness"]
-    for service, added in zip(steps, [None, "age", "gender", "emotions"]):
+    for service, added in zip(steps, [None, "age", "gender", "emotions"], strict=False):
         status, body = post(api, f"/{service}/{version}/process/sample", body)
         assert status == 200, body
         if added:
@@ -195,11 +220,14 @@ def test_the_documented_four_step_pipeline(api, version):
 
 # ---------------------------------------------------------------- estimators on any client's objects
 
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_estimators_take_any_clients_bbox_and_keep_every_field(api, version):
     box = list(ASTRONAUT_FACE / 512)
-    objects = [{"bbox": box, "track": "abc"},  # bbox only, as another client would send it
-               {"class": "body", "bbox": [0.1, 0.1, 0.9, 0.95], "id": 7}]  # not a face: left alone
+    objects = [
+        {"bbox": box, "track": "abc"},  # bbox only, as another client would send it
+        {"class": "body", "bbox": [0.1, 0.1, 0.9, 0.95], "id": 7},
+    ]  # not a face: left alone
     for service, key in (("age-estimator", "age"), ("gender-estimator", "gender"), ("emotion-estimator", "emotions")):
         answer = run(api, service, version, objects=objects)
         first, second = answer["objects"]
@@ -226,6 +254,7 @@ def test_estimators_do_not_detect(api):
 
 
 # ---------------------------------------------------------------- verify-matcher
+
 
 def lfw_pairs(count):
     with open(os.path.join(LFW, "pairs_fold1-2.csv")) as f:
@@ -264,7 +293,11 @@ def test_verify_matcher_separates_lfw_pairs(api):
         objects = [templated(api, "v2", open(os.path.join(LFW, path), "rb").read()) for path in (first, second)]
         status, answer = post(api, "/verify-matcher/v2/process/sample", {"objects": objects})
         assert status == 200, answer
-        assert answer["verification"]["value"] == ("SAME" if same else "DIFFERENT"), (first, second, answer["verification"])
+        assert answer["verification"]["value"] == ("SAME" if same else "DIFFERENT"), (
+            first,
+            second,
+            answer["verification"],
+        )
 
 
 # ---------------------------------------------------------------- invalid input
@@ -275,39 +308,49 @@ GOOD_BOX = [{"bbox": list(ASTRONAUT_FACE / 512)}]
 NOT_IMAGE = base64.b64encode(b"not an image at all").decode()
 
 
-@pytest.mark.parametrize("path, body, loc, kind", [
-    (V1, b"{not json", ["body"], "value_error.jsondecode"),
-    (V1, [1, 2], ["body"], "type_error.dict"),
-    (V1, {"objects": GOOD_BOX}, ["body", "$image"], "value_error.missing"),
-    (V2, {"objects": GOOD_BOX}, ["body", "_image"], "value_error.missing"),
-    (V1, {"$image": 5, "objects": GOOD_BOX}, ["body", "$image"], "type_error.str"),
-    (V1, {"$image": "***", "objects": GOOD_BOX}, ["body", "$image"], "value_error.base64"),
-    (V1, {"$image": NOT_IMAGE, "objects": GOOD_BOX}, ["body", "$image"], "value_error.image"),
-    (V2, {"_image": "abc", "objects": GOOD_BOX}, ["body", "_image"], "type_error.dict"),
-    (V2, {"_image": {"format": "IMAGE"}, "objects": GOOD_BOX}, ["body", "_image", "blob"], "value_error.missing"),
-    (V2, {"_image": {"blob": NOT_IMAGE, "format": "NDARRAY"}}, ["body", "_image", "format"], "value_error.const"),
-    (V2, {"_image": {"blob": NOT_IMAGE}, "objects": GOOD_BOX}, ["body", "_image", "blob"], "value_error.image"),
-    # mixing versions
-    (V1, {"_image": {"blob": "", "format": "IMAGE"}, "objects": GOOD_BOX}, ["body", "_image"], "value_error.version"),
-    (V2, {"$image": "", "objects": GOOD_BOX}, ["body", "$image"], "value_error.version"),
-    (V2, "v2-with-v1-template", ["body", "objects", 0, "$template"], "value_error.version"),
-    # objects
-    (V1, "objects-not-list", ["body", "objects"], "type_error.list"),
-    (V1, "object-not-dict", ["body", "objects", 0], "type_error.dict"),
-    (V1, "no-bbox", ["body", "objects", 0, "bbox"], "value_error.missing"),
-    (V1, "bbox-3", ["body", "objects", 0, "bbox"], "type_error.list"),
-    (V1, "bbox-pixels", ["body", "objects", 0, "bbox"], "value_error.number.not_in_range"),
-    (V1, "bbox-empty", ["body", "objects", 0, "bbox"], "value_error"),
-])
+@pytest.mark.parametrize(
+    "path, body, loc, kind",
+    [
+        (V1, b"{not json", ["body"], "value_error.jsondecode"),
+        (V1, [1, 2], ["body"], "type_error.dict"),
+        (V1, {"objects": GOOD_BOX}, ["body", "$image"], "value_error.missing"),
+        (V2, {"objects": GOOD_BOX}, ["body", "_image"], "value_error.missing"),
+        (V1, {"$image": 5, "objects": GOOD_BOX}, ["body", "$image"], "type_error.str"),
+        (V1, {"$image": "***", "objects": GOOD_BOX}, ["body", "$image"], "value_error.base64"),
+        (V1, {"$image": NOT_IMAGE, "objects": GOOD_BOX}, ["body", "$image"], "value_error.image"),
+        (V2, {"_image": "abc", "objects": GOOD_BOX}, ["body", "_image"], "type_error.dict"),
+        (V2, {"_image": {"format": "IMAGE"}, "objects": GOOD_BOX}, ["body", "_image", "blob"], "value_error.missing"),
+        (V2, {"_image": {"blob": NOT_IMAGE, "format": "NDARRAY"}}, ["body", "_image", "format"], "value_error.const"),
+        (V2, {"_image": {"blob": NOT_IMAGE}, "objects": GOOD_BOX}, ["body", "_image", "blob"], "value_error.image"),
+        # mixing versions
+        (
+            V1,
+            {"_image": {"blob": "", "format": "IMAGE"}, "objects": GOOD_BOX},
+            ["body", "_image"],
+            "value_error.version",
+        ),
+        (V2, {"$image": "", "objects": GOOD_BOX}, ["body", "$image"], "value_error.version"),
+        (V2, "v2-with-v1-template", ["body", "objects", 0, "$template"], "value_error.version"),
+        # objects
+        (V1, "objects-not-list", ["body", "objects"], "type_error.list"),
+        (V1, "object-not-dict", ["body", "objects", 0], "type_error.dict"),
+        (V1, "no-bbox", ["body", "objects", 0, "bbox"], "value_error.missing"),
+        (V1, "bbox-3", ["body", "objects", 0, "bbox"], "type_error.list"),
+        (V1, "bbox-pixels", ["body", "objects", 0, "bbox"], "value_error.number.not_in_range"),
+        (V1, "bbox-empty", ["body", "objects", 0, "bbox"], "value_error"),
+    ],
+)
 def test_invalid_sample_is_422_with_detail(api, path, body, loc, kind):
     image = base64.b64encode(ASTRONAUT_JPEG).decode()
-    special = {"objects-not-list": {"objects": {"bbox": [0, 0, 1, 1]}},
-               "object-not-dict": {"objects": [[0, 0, 1, 1]]},
-               "no-bbox": {"objects": [{"id": 0, "class": "face"}]},
-               "bbox-3": {"objects": [{"bbox": [0.1, 0.1, 0.5]}]},
-               "bbox-pixels": {"objects": [{"bbox": [182, 60, 273, 174]}]},
-               "bbox-empty": {"objects": [{"bbox": [0.5, 0.5, 0.5, 0.9]}]},
-               "v2-with-v1-template": {"objects": [{"bbox": [0.3, 0.1, 0.5, 0.3], "$template": "AAAA"}]}}
+    special = {
+        "objects-not-list": {"objects": {"bbox": [0, 0, 1, 1]}},
+        "object-not-dict": {"objects": [[0, 0, 1, 1]]},
+        "no-bbox": {"objects": [{"id": 0, "class": "face"}]},
+        "bbox-3": {"objects": [{"bbox": [0.1, 0.1, 0.5]}]},
+        "bbox-pixels": {"objects": [{"bbox": [182, 60, 273, 174]}]},
+        "bbox-empty": {"objects": [{"bbox": [0.5, 0.5, 0.5, 0.9]}]},
+        "v2-with-v1-template": {"objects": [{"bbox": [0.3, 0.1, 0.5, 0.3], "$template": "AAAA"}]},
+    }
     if isinstance(body, str):
         body = dict(special[body], **({"$image": image} if path == V1 else {"_image": {"blob": image}}))
     status, answer = post(api, path, body if not isinstance(body, bytes) else body, raw=isinstance(body, bytes))
@@ -321,7 +364,11 @@ def test_verify_matcher_invalid(api, version):
     path = f"/verify-matcher/{version}/process/sample"
     face = templated(api, version, ASTRONAUT_JPEG)
     status, answer = post(api, path, {"objects": [face]})
-    assert status == 422 and answer["detail"][0]["loc"] == ["body", "objects"] and "exactly 2" in answer["detail"][0]["msg"]
+    assert (
+        status == 422
+        and answer["detail"][0]["loc"] == ["body", "objects"]
+        and "exactly 2" in answer["detail"][0]["msg"]
+    )
     status, answer = post(api, path, {"objects": [face, {"bbox": face["bbox"]}]})
     assert status == 422 and answer["detail"][0]["loc"][:3] == ["body", "objects", 1]
     other = templated(api, "v2" if version == "v1" else "v1", ASTRONAUT_JPEG)  # the other version's template

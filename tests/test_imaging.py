@@ -5,10 +5,13 @@ import io
 import cv2
 import numpy as np
 import pytest
-from conftest import astronaut
 from PIL import Image, ImageOps
 
 from findface_extraction_api import imaging, normalize
+from findface_extraction_api.models import age_gender, emotions, facen
+from findface_extraction_api.testing import astronaut
+
+pytestmark = pytest.mark.unit
 
 
 def test_fit_similarity_recovers_a_known_transform():
@@ -24,8 +27,10 @@ def test_compose_applies_inner_first():
     inner = np.array([[2.0, 0, 1], [0, 2, 3]])
     outer = np.array([[0.0, -1, 5], [1, 0, -2]])
     points = np.array([[1.0, 2], [-3, 4]])
-    assert np.allclose(imaging.apply_affine(imaging.compose(outer, inner), points),
-                       imaging.apply_affine(outer, imaging.apply_affine(inner, points)))
+    assert np.allclose(
+        imaging.apply_affine(imaging.compose(outer, inner), points),
+        imaging.apply_affine(outer, imaging.apply_affine(inner, points)),
+    )
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -51,8 +56,12 @@ def test_warp_anti_aliases_when_shrinking():
 
 def test_every_attribute_crop_fits_inside_the_normalized_face():
     size = normalize.SIZE
-    for matrix, out in ((normalize.SFACE_MATRIX, 112), (normalize.AGE_MATRIX, 64), (normalize.GENDER_MATRIX, 32),
-                        (normalize.EMOTION_MATRIX, 64)):
+    for matrix, out in (
+        (facen.CHIP_MATRIX, 112),
+        (age_gender.dlib_chip_matrix(64), 64),
+        (age_gender.dlib_chip_matrix(32), 32),
+        (emotions.CROP_MATRIX, 64),
+    ):
         corners = imaging.apply_affine(cv2.invertAffineTransform(matrix), [[0, 0], [out, 0], [0, out], [out, out]])
         assert corners.min() >= 0 and corners.max() <= size, (matrix, corners)
 
@@ -62,5 +71,5 @@ def test_sface_chip_is_the_arcface_alignment():
     image = astronaut()
     landmarks = np.array([[207.5, 104.6], [248.3, 104.0], [228.6, 127.4], [210.3, 149.4], [244.0, 148.9]])
     direct = cv2.warpAffine(image, imaging.fit_similarity(landmarks, normalize.ARCFACE_112), (112, 112))
-    via_normalized = normalize.sface_chip(normalize.normalize(image, landmarks))
+    via_normalized = facen.chip(normalize.normalize(image, landmarks))
     assert np.abs(direct.astype(int) - via_normalized.astype(int)).mean() < 4

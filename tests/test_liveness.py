@@ -10,23 +10,25 @@ import subprocess
 import sys
 
 import pytest
-import conftest
-from conftest import ASTRONAUT_FACE, BUNDLE, ROOT, Daemon, astronaut, jpeg
 
-from findface_extraction_api import config
+from findface_extraction_api import config, testing
 from findface_extraction_api.models import liveness
+from findface_extraction_api.testing import ASTRONAUT_FACE, BUNDLE, ROOT, Daemon, astronaut, jpeg
 
 with open(os.path.join(BUNDLE, "manifest.json")) as _f:
     MANIFEST = json.load(_f)
 HAVE_LIVENESS = "liveness_v2" in MANIFEST["models"]
-needs_liveness = pytest.mark.skipif(not HAVE_LIVENESS, reason="the model bundle has no liveness pack: rebuild it "
-                                    "with ../shared/models/minifasnet present (make models)")
+needs_liveness = pytest.mark.skipif(
+    not HAVE_LIVENESS,
+    reason="the model bundle has no liveness pack: rebuild it with ../shared/models/minifasnet present (make models)",
+)
 PACK = os.path.join(ROOT, "..", "shared", "models", "minifasnet")
 NUAA = os.path.join(ROOT, "..", "shared", "eval-data", "liveness", "nuaa")
 MODELS_DATA = os.path.join(ROOT, "models-data")
 
 
 # ---------------------------------------------------------------- the crop rule (Silent-Face's _get_new_box)
+
 
 def test_crop_box_scales_about_the_centre():
     assert liveness.crop_box(640, 480, (300, 200, 340, 240), 2.7) == (266, 166, 374, 274)
@@ -42,10 +44,23 @@ def test_crop_box_is_shifted_inside_and_capped_to_the_image():
 
 # ---------------------------------------------------------------- the bundle
 
+
 def build(out, *args, env=None):
-    return subprocess.run([sys.executable, os.path.join(MODELS_DATA, "build.py"), "--out", str(out),
-                           "--cache", os.path.join(ROOT, "build", "cache"), *args],
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            os.path.join(MODELS_DATA, "build.py"),
+            "--out",
+            str(out),
+            "--cache",
+            os.path.join(ROOT, "build", "cache"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 @pytest.mark.skipif(not os.path.isdir(PACK), reason="../shared/models/minifasnet is not beside the repository")
@@ -81,6 +96,7 @@ def test_threshold_config(tmp_path):
 
 # ---------------------------------------------------------------- both APIs
 
+
 @needs_liveness
 def test_extraction_api_need_liveness(api):
     face = api.extract(jpeg(astronaut()), need_liveness=True, need_age=True)["faces"][0]
@@ -89,8 +105,12 @@ def test_extraction_api_need_liveness(api):
     assert face["liveness"]["value"] == "REAL" and 0.5 <= face["liveness"]["score"] <= 1
     # the same score as the Image API's for the same face
     blob = base64.b64encode(jpeg(astronaut())).decode()
-    status, _, raw = api.request("POST", "/face-detector-liveness-estimator/v1/process/sample",
-                                 json.dumps({"$image": blob}).encode(), {"Content-Type": "application/json"})
+    status, _, raw = api.request(
+        "POST",
+        "/face-detector-liveness-estimator/v1/process/sample",
+        json.dumps({"$image": blob}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200
     assert abs(json.loads(raw)["objects"][0]["liveness"]["confidence"] - face["liveness"]["score"]) < 1e-5
 
@@ -126,6 +146,7 @@ def test_real_face_and_print_attack(api):
 
 # ---------------------------------------------------------------- without the pack
 
+
 @pytest.fixture(scope="module")
 def no_pack(tmp_path_factory):
     """A daemon on a copy of the bundle whose manifest lists no liveness models."""
@@ -137,11 +158,11 @@ def no_pack(tmp_path_factory):
         os.symlink(os.path.join(BUNDLE, entry["file"]), bundle / entry["file"])
     shutil.copytree(os.path.join(BUNDLE, "licenses"), bundle / "licenses")
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    saved, conftest.BUNDLE = conftest.BUNDLE, str(bundle)
+    saved, testing.BUNDLE = testing.BUNDLE, str(bundle)
     try:
         daemon = Daemon(root)
     finally:
-        conftest.BUNDLE = saved
+        testing.BUNDLE = saved
     yield daemon
     daemon.stop()
 
@@ -157,11 +178,19 @@ def test_without_the_pack_everything_else_works(no_pack):
     assert "not installed" in response["error"]["desc"] and "make models" in response["error"]["desc"]
     blob = base64.b64encode(jpeg(astronaut())).decode()
     for version, body in (("v1", {"$image": blob}), ("v2", {"_image": {"blob": blob, "format": "IMAGE"}})):
-        status, _, raw = client.request("POST", f"/face-detector-liveness-estimator/{version}/process/sample",
-                                        json.dumps(body).encode(), {"Content-Type": "application/json"})
+        status, _, raw = client.request(
+            "POST",
+            f"/face-detector-liveness-estimator/{version}/process/sample",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
         answer = json.loads(raw)
         assert status == 501, answer
         assert answer["detail"][0]["type"] == "model_not_installed" and "MiniFASNet pack" in answer["detail"][0]["msg"]
-        status, _, raw = client.request("POST", f"/face-detector-face-fitter/{version}/process/sample",
-                                        json.dumps(body).encode(), {"Content-Type": "application/json"})
+        status, _, raw = client.request(
+            "POST",
+            f"/face-detector-face-fitter/{version}/process/sample",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
         assert status == 200 and len(json.loads(raw)["objects"]) == 1

@@ -8,7 +8,18 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from conftest import ASTRONAUT_FACE, astronaut, box, composed_crowd, facen, have_curl, iou, jpeg, png
+
+from findface_extraction_api.testing import (
+    ASTRONAUT_FACE,
+    astronaut,
+    box,
+    composed_crowd,
+    facen,
+    have_curl,
+    iou,
+    jpeg,
+    png,
+)
 
 TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
@@ -25,6 +36,7 @@ def scores(client, data, **params):
 
 
 # ------------------------------------------------------------- the quality score
+
 
 def test_upright_frontal_face_scores_near_zero(quality_api):
     [score] = scores(quality_api, jpeg(astronaut()))
@@ -63,6 +75,7 @@ def test_quality_off_keeps_detector_confidence(api):
 
 
 # ------------------------------------------------------------- auto_rotate
+
 
 def upright_crowd():
     canvas, _ = composed_crowd()
@@ -130,11 +143,25 @@ def test_vendor_request_3_with_curl(quality_api, tmp_path):
     """FindFace's auto-rotation example: multipart, nnd, normalized, auto_rotate."""
     sample = tmp_path / "sample.jpg"
     sample.write_bytes(jpeg(cv2.rotate(upright_crowd(), cv2.ROTATE_90_COUNTERCLOCKWISE)))
-    request = {"requests": [{"image": "multipart:sample", "detector": "nnd", "need_normalized": True,
-                             "auto_rotate": True}]}
-    out = subprocess.run(["curl", "-s", "-X", "POST", "-F", f"sample=@{sample}", "-F",
-                          f"request={json.dumps(request)}", quality_api.base + "/"],
-                         capture_output=True, check=True, timeout=60)
+    request = {
+        "requests": [{"image": "multipart:sample", "detector": "nnd", "need_normalized": True, "auto_rotate": True}]
+    }
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            "-F",
+            f"sample=@{sample}",
+            "-F",
+            f"request={json.dumps(request)}",
+            quality_api.base + "/",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     faces = json.loads(out.stdout)["responses"][0]["faces"]
     assert len(faces) == 3
     assert all(f["rotation"] == 90 and f["normalized"].startswith("iVBORw0KGgo") for f in faces)

@@ -2,36 +2,60 @@
 
 The event loop parses the envelope, fetches URLs and awaits; decoding, inference and encoding
 of each request run in the service's worker pool. Each request succeeds or fails on its own.
+FindFace's names (nnd, legacy, need_*, auto_rotate) are translated to the pipeline's here.
 """
 
 import asyncio
-import base64
 import json
 import logging
+from typing import Any
 
-from tornado import httputil
+from tornado.httputil import HTTPServerRequest
 
-from .. import imaging, pipeline, sources
-from .errors import BAD_PARAM, INTERNAL_ERROR, MALFORMED_JSON, ApiError, bad_param
+from .. import pipeline
+from ..face import Face
+from ..sources.errors import DecodeFailed, FetchFailed, ImageTooLarge, SourceError
+from . import multipart, render
+from .errors import (
+    BAD_PARAM,
+    IMAGE_DECODING_FAILED,
+    IMAGE_FETCH_FAILED,
+    IMAGE_TOO_LARGE,
+    INTERNAL_ERROR,
+    MALFORMED_JSON,
+    ApiError,
+    bad_param,
+)
 from .handler import JsonHandler
+from .service import Service
 
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 100
-FLAGS = ("need_facen", "need_gender", "need_age", "need_emotions", "need_normalized", "auto_rotate",
-         "need_liveness")
+DETECTORS = {"nnd": "yunet", "legacy": "hog", "prenormalized": "prenormalized"}
+FLAGS = {
+    "need_facen": "facen",
+    "need_gender": "gender",
+    "need_age": "age",
+    "need_emotions": "emotions",
+    "need_normalized": "crop",
+    "auto_rotate": "rotate",
+    "need_liveness": "liveness",
+}
+PARAMS = {option: flag for flag, option in FLAGS.items()} | {"detector": "detector"}
 ROI_KEYS = ("left", "top", "right", "bottom")
+SOURCE_CODES = {DecodeFailed: IMAGE_DECODING_FAILED, ImageTooLarge: IMAGE_TOO_LARGE, FetchFailed: IMAGE_FETCH_FAILED}
 
 
 class ExtractionHandler(JsonHandler):
-    def initialize(self, service):
+    def initialize(self, service: Service) -> None:
         self.service = service
 
-    def get(self):
+    def get(self) -> None:
         """A small banner: what is serving and with which models."""
         self.write(self.service.describe())
 
-    async def post(self):
+    async def post(self) -> None:
         try:
             envelope, parts = parse_body(self.request)
         except ApiError as e:  # the envelope itself is unusable: no per-request answers possible
@@ -41,47 +65,61 @@ class ExtractionHandler(JsonHandler):
         responses = await asyncio.gather(*(self.respond(raw, parts) for raw in envelope))
         self.write({"responses": responses})
 
-    async def respond(self, raw, parts):
+    async def respond(self, raw: Any, parts: dict[str, bytes]) -> dict[str, Any]:
         """One element of `responses`: {"faces": [...]} or {"error": {...}}, never an exception."""
         try:
             options, image_ref = parse_request(raw)
+            self.service.pipeline.check(options)
             data = await self.image_bytes(image_ref, parts)
-            faces = await self.service.run(process, self.service, data, options)
+            faces = await self.service.run(self.process, data, options)
             return {"faces": faces}
+        except pipeline.Unsupported as e:  # e.g. need_liveness without the liveness pack
+            return {"error": bad_param(PARAMS.get(e.option, e.option), str(e)).to_json()}
+        except SourceError as e:
+            return {"error": ApiError(SOURCE_CODES[type(e)], str(e)).to_json()}
         except ApiError as e:
             return {"error": e.to_json()}
         except Exception:
             log.exception("request failed")
-            return {"error": {"code": INTERNAL_ERROR, "desc": "internal error while processing this image; "
-                                                              "the server log has the details"}}
+            return {
+                "error": {
+                    "code": INTERNAL_ERROR,
+                    "desc": "internal error while processing this image; the server log has the details",
+                }
+            }
 
-    async def image_bytes(self, ref, parts):
+    async def image_bytes(self, ref: str, parts: dict[str, bytes]) -> bytes:
         if ref.startswith("multipart:"):
-            name = ref[len("multipart:"):]
+            name = ref[len("multipart:") :]
             if name not in parts:
-                raise bad_param("image", f"no multipart part named '{name}' in the request body")
+                raise bad_param("image", f"no multipart part named '{render.clip_text(name)}' in the request body")
             return parts[name]
         return await self.service.fetcher.fetch(ref)
 
+    def process(self, data: bytes, options: pipeline.Options) -> list[dict[str, Any]]:
+        """Worker-thread part of one request: decode, run the pipeline, render the faces."""
+        image = self.service.decode(data)
+        quality_scores = self.service.pipeline.quality_scores
+        return [render_face(face, options, quality_scores) for face in self.service.pipeline.extract(image, options)]
 
-def parse_body(request):
+
+def parse_body(request: HTTPServerRequest) -> tuple[list[Any], dict[str, bytes]]:
     """(list of raw requests, {part name: bytes}) from a JSON or multipart/form-data body."""
     content_type = request.headers.get("Content-Type", "")
-    parts = {}
-    if content_type.startswith("multipart/form-data"):
-        arguments, files = {}, {}
-        httputil.parse_body_arguments(content_type, request.body, arguments, files)
-        parts = {name: values[0] for name, values in arguments.items()}
-        parts.update({name: uploads[0]["body"] for name, uploads in files.items()})
+    parts: dict[str, bytes] = {}
+    body: bytes = request.body
+    if content_type.lower().startswith("multipart/form-data"):
+        try:
+            parts = multipart.parts(content_type, request.body)
+        except multipart.MalformedMultipart as e:
+            raise ApiError(BAD_PARAM, f"malformed multipart/form-data body: {e}", param="request") from None
         if "request" not in parts:
             raise ApiError(BAD_PARAM, "multipart body has no 'request' part with the JSON envelope", param="request")
         body = parts.pop("request")
-    else:
-        body = request.body
     try:
         envelope = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(MALFORMED_JSON, f"the request body is not valid JSON ({e})") from None
+        raise ApiError(MALFORMED_JSON, f"the request body is not valid JSON ({render.clip_text(str(e))})") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("requests"), list):
         raise bad_param("requests", "the JSON body must be an object with a 'requests' list")
     if len(envelope["requests"]) > MAX_REQUESTS:
@@ -89,7 +127,7 @@ def parse_body(request):
     return envelope["requests"], parts
 
 
-def parse_request(raw):
+def parse_request(raw: Any) -> tuple[pipeline.Options, str]:
     """(pipeline.Options, image reference) from one request object, or BAD_PARAM naming the key."""
     if not isinstance(raw, dict):
         raise bad_param("requests", "each request must be a JSON object")
@@ -99,24 +137,26 @@ def parse_request(raw):
     if not image.startswith(("multipart:", "http://", "https://")):
         raise bad_param("image", "'image' must be 'multipart:<part>' or an http(s) URL")
     detector = raw.get("detector", "nnd")
-    if detector not in pipeline.DETECTORS:
-        raise bad_param("detector", f"unknown detector {json.dumps(detector)}; use one of {', '.join(pipeline.DETECTORS)}")
+    if not isinstance(detector, str) or detector not in DETECTORS:
+        shown = render.clip_text(json.dumps(detector), 100)
+        raise bad_param("detector", f"unknown detector {shown}; use one of {', '.join(DETECTORS)}")
     flags = {}
-    for flag in FLAGS:
+    for flag, option in FLAGS.items():
         value = raw.get(flag, False)
         if value is not None and not isinstance(value, bool):
             raise bad_param(flag, f"'{flag}' must be true or false")
-        flags[flag] = bool(value)
-    if flags["auto_rotate"] and detector != "nnd":
+        flags[option] = bool(value)
+    if flags["rotate"] and detector != "nnd":
         raise bad_param("auto_rotate", "auto_rotate works only with the nnd detector (as FindFace documents)")
-    return pipeline.Options(detector=detector, roi=parse_roi(raw.get("roi")), **flags), image
+    return pipeline.Options(detector=DETECTORS[detector], roi=parse_roi(raw.get("roi")), **flags), image
 
 
-def parse_roi(roi):
+def parse_roi(roi: Any) -> pipeline.Box | None:
     if roi is None:
         return None
-    if not isinstance(roi, dict) or not all(isinstance(roi.get(k), int) and not isinstance(roi.get(k), bool)
-                                            for k in ROI_KEYS):
+    if not isinstance(roi, dict) or not all(
+        isinstance(roi.get(k), int) and not isinstance(roi.get(k), bool) for k in ROI_KEYS
+    ):
         raise bad_param("roi", "'roi' must be an object with integer left, top, right and bottom")
     left, top, right, bottom = (roi[k] for k in ROI_KEYS)
     if right <= left or bottom <= top:
@@ -124,43 +164,30 @@ def parse_roi(roi):
     return left, top, right, bottom
 
 
-def process(service, data, options):
-    """Worker-thread part of one request: decode, run the pipeline, render the faces."""
-    image = sources.decode(data, service.settings.max_dimension)
-    quality_scores = service.settings.quality_estimator
-    try:
-        faces = pipeline.extract(service.models, image, options, service.settings.min_face_size,
-                                 service.settings.max_face_size, with_quality=quality_scores)
-    except pipeline.Unsupported as e:  # e.g. need_liveness without the liveness pack
-        raise bad_param(e.param, str(e)) from None
-    return [render_face(face, options, quality_scores) for face in faces]
-
-
-def render_face(face, options, quality_scores=False):
+def render_face(face: Face, options: pipeline.Options, quality_scores: bool = False) -> dict[str, Any]:
     """A face as FindFace documents it (key order as in the vendor's examples).
 
     `detection_score` is the face's quality (0 best) when the quality estimator is on, else the
     detector's confidence; auto-rotated faces also say by how much the image was turned.
     """
     left, top, right, bottom = (int(round(v)) for v in face.box)
-    out = {"bbox": {"left": left, "top": top, "right": right, "bottom": bottom},
-           "detection_score": round(face.quality if quality_scores else face.score, 7)}
-    if options.auto_rotate:
+    score = face.quality if quality_scores and face.quality is not None else face.confidence
+    out: dict[str, Any] = {
+        "bbox": {"left": left, "top": top, "right": right, "bottom": bottom},
+        "detection_score": round(score, 7),
+    }
+    if options.rotate:
         out["rotation"] = face.rotation
-    if options.need_facen:
-        out["facen"] = base64.b64encode(face.facen.astype("<f4").tobytes()).decode("ascii")
-    if options.need_gender:
-        male = face.male_probability > 0.5
-        out["gender"] = {"gender": "MALE" if male else "FEMALE",
-                         "score": round(face.male_probability if male else 1 - face.male_probability, 6)}
-    if options.need_age:
+    if options.facen and face.facen is not None:
+        out["facen"] = render.vector_base64(face.facen)
+    if options.gender:
+        out["gender"] = {"gender": render.gender_label(face), "score": render.gender_score(face)}
+    if options.age and face.age is not None:
         out["age"] = round(face.age, 4)
-    if options.need_emotions:
-        ranked = sorted(face.emotions.items(), key=lambda item: -item[1])
-        out["emotions"] = [{"emotion": name, "score": round(score, 6)} for name, score in ranked]
-    if options.need_normalized:
-        out["normalized"] = base64.b64encode(imaging.encode_png(face.normalized)).decode("ascii")
-    if options.need_liveness:
-        out["liveness"] = {"score": round(face.liveness, 6), "value": "REAL" if face.real else "FAKE"}
+    if options.emotions:
+        out["emotions"] = [{"emotion": label, "score": p} for label, p in render.ranked_emotions(face)]
+    if options.crop and face.normalized is not None:
+        out["normalized"] = render.png_base64(face.normalized)
+    if options.liveness and face.liveness is not None:
+        out["liveness"] = {"score": round(face.liveness, 6), "value": render.liveness_label(face)}
     return out
-

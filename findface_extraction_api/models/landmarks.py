@@ -14,38 +14,46 @@ import dlib
 import numpy as np
 
 from .. import imaging
-from ..normalize import YUNET_IN_DLIB_CHIP
+from .runtime import Bundle
 
 # dlib's own 5-point template, in the same unit chip space as YUNET_IN_DLIB_CHIP
 # (dlib/image_transforms/interpolation.h, get_face_chip_details).
-DLIB_5_POINTS = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
-                          [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
-                          [0.4901123135679, 0.6277975316475]])
+DLIB_5_POINTS = np.array(
+    [
+        [0.8595674595992, 0.2134981538014],
+        [0.6460604764104, 0.2289674387677],
+        [0.1205750620789, 0.2137274526848],
+        [0.3340850613712, 0.2290642403242],
+        [0.4901123135679, 0.6277975316475],
+    ]
+)
+# YuNet's five points in the same unit chip space (fitted by the prototype so that chips from
+# YuNet landmarks match dlib's own `get_face_chip_details` chips for the age/gender models).
+YUNET_IN_DLIB_CHIP = np.array(
+    [[0.22477, 0.19014], [0.76732, 0.19441], [0.45705, 0.52314], [0.26040, 0.77795], [0.73667, 0.78464]]
+)
 
 
 class LandmarkPredictor:
-    def __init__(self, bundle):
+    def __init__(self, bundle: Bundle):
         self.path = bundle.path("landmarks5")
         self._local = threading.local()
         self.predictor()  # load now, so a bad file fails at start-up
 
-    def predictor(self):
+    def predictor(self) -> dlib.shape_predictor:
         """A per-thread predictor: dlib promises no thread safety for shared objects."""
         if not hasattr(self._local, "predictor"):
             self._local.predictor = dlib.shape_predictor(self.path)
         return self._local.predictor
 
-    def predict_shape(self, grey, box):
-        """dlib's own five points (outer/inner eye corners, nose base) for the face in `box`."""
+    def predict(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """dlib's own five points (outer/inner eye corners, nose base) for the face in `box` of a
+        grey image; `to_yunet_order` turns them into the pipeline's landmarks."""
         left, top, right, bottom = (int(round(v)) for v in box)
         shape = self.predictor()(grey, dlib.rectangle(left, top, right - 1, bottom - 1))
         return np.array([[p.x, p.y] for p in shape.parts()], np.float64)
 
-    def predict(self, grey, box):
-        """YuNet-order landmarks for the face in `box` (left, top, right, bottom) of a grey image."""
-        return to_yunet_order(self.predict_shape(grey, box))
 
-
-def to_yunet_order(shape):
+def to_yunet_order(shape: np.ndarray) -> np.ndarray:
     """YuNet's five points (eyes, nose tip, mouth corners) implied by dlib's five."""
     return imaging.apply_affine(imaging.fit_similarity(DLIB_5_POINTS, shape), YUNET_IN_DLIB_CHIP)

@@ -17,7 +17,7 @@ import dlib
 import numpy as np
 
 from ..face import Face
-from .landmarks import to_yunet_order
+from .landmarks import LandmarkPredictor, to_yunet_order
 
 WINDOW = 80.0
 MAX_ENLARGEMENT = 2.0
@@ -25,33 +25,41 @@ MAX_PIXELS = 8_000_000
 
 
 class LegacyDetector:
-    def __init__(self, landmarks):
+    def __init__(self, landmarks: LandmarkPredictor):
         self.landmarks = landmarks
         self._local = threading.local()
 
-    def detector(self):
+    def detector(self) -> dlib.fhog_object_detector:
         """A per-thread detector: dlib promises no thread safety for shared objects."""
         if not hasattr(self._local, "detector"):
             self._local.detector = dlib.get_frontal_face_detector()
         return self._local.detector
 
-    def detect(self, image, min_face_size, max_face_size):
+    def detect(self, image: np.ndarray, min_face_size: float, max_face_size: float) -> list[Face]:
+        """Faces found by dlib's HOG detector (max_face_size does not narrow its single pass)."""
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         scale = _scan_scale(grey.shape, min_face_size)
         if scale != 1:
-            grey = cv2.resize(grey, None, fx=scale, fy=scale,
-                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            grey = cv2.resize(
+                grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            )
         rects, scores, _ = self.detector().run(grey, 0, 0.0)
         faces = []
-        for rect, score in zip(rects, scores):
+        for rect, score in zip(rects, scores, strict=True):
             box = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float64)
-            shape = self.landmarks.predict_shape(grey, box) / scale
-            faces.append(Face(box=box / scale, score=1 / (1 + math.exp(-score)), landmarks=to_yunet_order(shape),
-                              shape=shape))
+            points = self.landmarks.predict(grey, box) / scale
+            faces.append(
+                Face(
+                    box=box / scale,
+                    confidence=1 / (1 + math.exp(-score)),
+                    landmarks=to_yunet_order(points),
+                    dlib_points=points,
+                )
+            )
         return faces
 
 
-def _scan_scale(shape, min_face_size):
+def _scan_scale(shape: tuple[int, ...], min_face_size: float) -> float:
     """Resize factor that makes min_face_size fill dlib's 80 px window, within the caps."""
     scale = min(WINDOW / min_face_size, MAX_ENLARGEMENT)
     if scale > 1:

@@ -14,45 +14,54 @@ The models come from an optional pack (see models-data/README.md); `available(bu
 whether this bundle has it.
 """
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from .. import imaging
-from . import runtime
+from .runtime import Bundle, Runtime
 
 KEYS = ("liveness_v2", "liveness_v1se")
-SCALES = {"liveness_v2": 2.7, "liveness_v1se": 4.0}
 INPUT_SIZE = 80
-REAL = 1
-PACK_HINT = ("the liveness models (MiniFASNet pack) are not installed in this model bundle; rebuild it "
-             "with the pack present: `make models` with ../shared/models/minifasnet beside the "
-             "repository, or `python models-data/build.py --out DIR --liveness-pack PACK_DIR` "
-             "(or FFEA_LIVENESS_PACK=PACK_DIR)")
+PACK_HINT = (
+    "the liveness models (MiniFASNet pack) are not installed in this model bundle; rebuild it "
+    "with the pack present: `make models` with ../shared/models/minifasnet beside the "
+    "repository, or `python models-data/build.py --out DIR --liveness-pack PACK_DIR` "
+    "(or FFEA_LIVENESS_PACK=PACK_DIR)"
+)
 
 
-def available(bundle):
+def available(bundle: Bundle) -> bool:
     """True if the bundle's manifest lists both liveness models."""
-    return all(key in bundle.manifest.get("models", {}) for key in KEYS)
+    return all(bundle.has(key) for key in KEYS)
 
 
 class LivenessEstimator:
-    def __init__(self, bundle, threads):
-        self.sessions = {key: runtime.session(bundle.path(key), threads) for key in KEYS}
+    def __init__(self, runtime: Runtime):
+        self.models = [
+            (
+                runtime.load(key),
+                float(runtime.bundle.field(key, "input", "crop_scale")),
+                int(runtime.bundle.field(key, "output", "real_class")),
+            )
+            for key in KEYS
+        ]
 
-    def real_probability(self, image, boxes):
+    def real_probability(self, image: np.ndarray, boxes: Sequence[np.ndarray]) -> np.ndarray:
         """P(real face) for each box (left, top, right, bottom, pixels) of the BGR frame `image`."""
         if not len(boxes):
             return np.zeros(0)
         total = np.zeros(len(boxes))
-        for key, session in self.sessions.items():
-            crops = [crop(image, box, SCALES[key]) for box in boxes]
-            logits = session.run(None, {"input": imaging.to_blob(crops)})[0].astype(np.float64)
+        for model, scale, real in self.models:
+            crops = [crop(image, box, scale) for box in boxes]
+            logits = model.run(imaging.to_blob(crops))[0].astype(np.float64)
             exp = np.exp(logits - logits.max(1, keepdims=True))
-            total += (exp / exp.sum(1, keepdims=True))[:, REAL]
-        return total / len(self.sessions)
+            total += (exp / exp.sum(1, keepdims=True))[:, real]
+        return total / len(self.models)
 
 
-def crop_box(width, height, box, scale):
+def crop_box(width: int, height: int, box: Sequence[float] | np.ndarray, scale: float) -> tuple[int, int, int, int]:
     """Silent-Face's crop for `box` at `scale`: (x1, y1, x2, y2), inclusive, inside the image."""
     left, top, right, bottom = (float(v) for v in box)
     box_w, box_h = max(right - left, 1.0), max(bottom - top, 1.0)
@@ -71,8 +80,8 @@ def crop_box(width, height, box, scale):
     return int(x1), int(y1), int(x2), int(y2)
 
 
-def crop(image, box, scale):
+def crop(image: np.ndarray, box: Sequence[float] | np.ndarray, scale: float) -> np.ndarray:
     """The 80x80 BGR input for one model: the scaled box's pixels, resized (cv2 bilinear)."""
     x1, y1, x2, y2 = crop_box(image.shape[1], image.shape[0], box, scale)
-    region = image[max(y1, 0):y2 + 1, max(x1, 0):x2 + 1]
+    region = image[max(y1, 0) : y2 + 1, max(x1, 0) : x2 + 1]
     return cv2.resize(region, (INPUT_SIZE, INPUT_SIZE))

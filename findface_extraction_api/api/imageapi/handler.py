@@ -1,0 +1,123 @@
+"""The Image API over HTTP: route a sample to its service, run it in the worker pool, answer JSON."""
+
+import base64
+from typing import Any
+
+import numpy as np
+
+from ... import pipeline
+from ...face import Face
+from ...sources.errors import DecodeFailed, ImageTooLarge
+from .. import multipart
+from ..handler import JsonHandler
+from ..service import Service
+from .samples import IMAGE_KEY, ImageApiError, invalid, parse_sample, pixel_box
+from .services import MATCHERS, NAMES, SERVICES, Frame, ImageService
+
+
+class ImageApiHandler(JsonHandler):
+    def initialize(self, service: Service) -> None:
+        self.service = service
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors as FastAPI writes them: {"detail": "<reason>"} (404, 405, 500)."""
+        self.finish({"detail": self._reason})
+
+    async def post(self, name: str, kind: str, version: str = "v1") -> None:
+        try:
+            if name not in NAMES:
+                raise ImageApiError(404, f"Not Found: no service '{name}'; services: {', '.join(NAMES)}")
+            service = SERVICES.get(name)
+            if kind == "image" and not (service and service.detects):
+                raise ImageApiError(
+                    404,
+                    f"Not Found: {name} has no process/image (it needs objects from a "
+                    f"detector service): use process/sample",
+                )
+            body, data = (
+                self.parse_image_request(version) if kind == "image" else parse_sample(self.request.body, version)
+            )
+            if service is None:
+                self.write(MATCHERS[name](self.service.pipeline, body, version))
+                return
+            if data is None:
+                key = IMAGE_KEY[version]
+                raise invalid([key], f"field required: '{key}', the image", "value_error.missing")
+            try:
+                self.service.pipeline.check(service.options)
+            except pipeline.Unsupported as e:  # the liveness pack is not installed
+                raise ImageApiError(
+                    501, [{"loc": ["path", "service"], "msg": str(e), "type": "model_not_installed"}]
+                ) from None
+            self.write(await self.service.run(self.process, service, version, body, data))
+        except ImageApiError as e:
+            self.set_status(e.status)
+            self.write({"detail": e.detail})
+
+    def parse_image_request(self, version: str) -> tuple[dict[str, Any], bytes]:
+        """process/image: the multipart field `image` -> (a sample with the image, its bytes)."""
+        content_type = self.request.headers.get("Content-Type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise invalid(
+                ["image"],
+                "process/image takes multipart/form-data with the image in a field "
+                "named 'image' (process/sample takes JSON)",
+                "value_error.missing",
+            )
+        try:
+            data = multipart.parts(content_type, self.request.body).get("image")
+        except multipart.MalformedMultipart as e:
+            raise invalid([], f"malformed multipart/form-data body: {e}", "value_error.multipart") from None
+        if data is None:
+            raise invalid(
+                ["image"], "field required: the multipart body has no field named 'image'", "value_error.missing"
+            )
+        encoded = base64.b64encode(data).decode("ascii")
+        image = encoded if version == "v1" else {"blob": encoded, "format": "IMAGE"}
+        return {IMAGE_KEY[version]: image, "objects": []}, data
+
+    def process(self, service: ImageService, version: str, body: dict[str, Any], data: bytes) -> dict[str, Any]:
+        """Worker-thread part: decode, run the service's pipeline step, merge its answers into the sample."""
+        loc = ["$image"] if version == "v1" else ["_image", "blob"]
+        try:
+            image = self.service.decode(data)
+        except DecodeFailed as e:
+            raise invalid(loc, f"This image format is not supported: {e}", "value_error.image") from None
+        except ImageTooLarge as e:
+            raise invalid(loc, f"Image is too large: {e}", "value_error.image") from None
+        height, width = image.shape[:2]
+        frame = Frame(version, width, height)
+        response = dict(body)
+        if service.detects:
+            response["objects"] = [
+                detected(index, face, service, frame)
+                for index, face in enumerate(self.service.pipeline.extract(image, service.options))
+            ]
+        else:
+            response["objects"] = self.estimate(image, body.get("objects", []), service, frame)
+        return response
+
+    def estimate(
+        self, image: np.ndarray, objects: list[dict[str, Any]], service: ImageService, frame: Frame
+    ) -> list[dict[str, Any]]:
+        """The service's attribute for the face objects at their bboxes, merged into copies of them."""
+        targets = [index for index, obj in enumerate(objects) if obj.get("class", "face") == "face"]
+        boxes = [pixel_box(objects[index], index, frame.width, frame.height) for index in targets]
+        faces = self.service.pipeline.describe_boxes(image, boxes, service.options)
+        merged = [dict(obj) for obj in objects]
+        for index, face in zip(targets, faces, strict=True):
+            service.write(merged[index], face, frame)
+        return merged
+
+
+def detected(index: int, face: Face, service: ImageService, frame: Frame) -> dict[str, Any]:
+    """A face found by a detector service, as a 3DiVi object."""
+    scale = np.array([frame.width, frame.height, frame.width, frame.height], np.float64)
+    out = {
+        "id": index,
+        "class": "face",
+        "confidence": round(face.confidence, 6),
+        "bbox": [float(v) for v in np.clip(face.box / scale, 0.0, 1.0)],
+    }  # unrounded: estimators re-read it
+    service.write(out, face, frame)
+    return out

@@ -1,0 +1,1 @@
+"""The process around the service: serving, signals, graceful drain, systemd notification."""

@@ -1,0 +1,241 @@
+"""The real-daemon test harness, shared by tests/, bench/ and eval/: daemons started from the
+console entry point on the real model bundle, a small HTTP client with a multipart encoder, and
+test photos composed from scikit-image's public-domain astronaut.
+
+Nothing here is used by the service; it ships with the package so every harness imports one copy.
+"""
+
+import base64
+import http.server
+import io
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from . import imaging
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the source checkout
+BUNDLE = os.environ.get("FFEA_TEST_BUNDLE", os.path.join(ROOT, "build", "models"))
+# The astronaut's face as YuNet boxes it in the 512x512 original (left, top, right, bottom).
+ASTRONAUT_FACE = np.array([182, 60, 273, 174])
+
+
+# ---------------------------------------------------------------- images
+
+
+def astronaut() -> np.ndarray:
+    """BGR uint8, 512x512: Eileen Collins, NASA, public domain (skimage.data, a test dependency)."""
+    import skimage.data
+
+    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+CROWD = (((0.45, (40, 600)), (1.0, (300, 300)), (2.2, (820, 200))), (900, 1400), 110)
+
+
+def composed_crowd(
+    placements: Sequence[tuple[float, tuple[int, int]]] = CROWD[0],
+    size: tuple[int, int] = CROWD[1],
+    grey: int = CROWD[2],
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Copies of the astronaut's head, each (scale, (x, y)), on a grey canvas of `size` (height,
+    width), with their expected boxes; by default three sizes from 100 to 500 px."""
+    head = astronaut()[20:260, 120:340]
+    canvas = np.full((*size, 3), grey, np.uint8)
+    expected = []
+    for scale, (x, y) in placements:
+        part = cv2.resize(
+            head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        )
+        canvas[y : y + part.shape[0], x : x + part.shape[1]] = part
+        expected.append((ASTRONAUT_FACE - [120, 20, 120, 20]) * scale + [x, y, x, y])
+    return canvas, expected
+
+
+def jpeg(image: np.ndarray, quality: int = 95, orientation: int | None = None) -> bytes:
+    pil = Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    out = io.BytesIO()
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        pil.save(out, "JPEG", quality=quality, exif=exif.tobytes())
+    else:
+        pil.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def png(image: np.ndarray) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU of two boxes (the package's own, as a float)."""
+    return float(imaging.iou(a, b))
+
+
+def box(face: dict[str, Any]) -> list[int]:
+    return [face["bbox"][k] for k in ("left", "top", "right", "bottom")]
+
+
+def facen(face: dict[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(face["facen"])
+    return np.array(struct.unpack(f"<{len(raw) // 4}f", raw), np.float32)
+
+
+# ---------------------------------------------------------------- HTTP client
+
+
+def multipart(fields: Sequence[tuple[str, bytes, str | None]]) -> tuple[bytes, str]:
+    """(body, Content-Type) of multipart/form-data as curl -F sends it: (name, data, filename or None) each."""
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, data, filename in fields:
+        head = f'Content-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            head += f'; filename="{filename}"\r\nContent-Type: application/octet-stream'
+        body += f"--{boundary}\r\n{head}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class Client:
+    def __init__(self, base: str):
+        self.base = base
+
+    def request(
+        self, method: str, path: str = "/", body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, bytes]:
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def post_json(self, envelope: Any) -> tuple[int, Any]:
+        status, _, body = self.request("POST", "/", json.dumps(envelope).encode(), {"Content-Type": "application/json"})
+        return status, json.loads(body)
+
+    def post_multipart(self, request: Any, files: dict[str, bytes], request_as_file: bool = False) -> tuple[int, Any]:
+        """multipart/form-data as curl -F sends it: part `request` plus one part per file."""
+        fields: list[tuple[str, bytes, str | None]] = []
+        if request is not None:
+            envelope = request if isinstance(request, (str, bytes)) else json.dumps(request)
+            envelope = envelope.encode() if isinstance(envelope, str) else envelope
+            fields.append(("request", envelope, "request.json" if request_as_file else None))
+        fields += [(name, data, f"{name}.jpg") for name, data in files.items()]
+        body, content_type = multipart(fields)
+        status, _, raw = self.request("POST", "/", body, {"Content-Type": content_type})
+        return status, json.loads(raw)
+
+    def extract(self, image_bytes: bytes, **params: Any) -> dict[str, Any]:
+        """One multipart request for one image; returns that request's response element."""
+        status, body = self.post_multipart(
+            {"requests": [{"image": "multipart:photo", **params}]}, {"photo": image_bytes}
+        )
+        assert status == 200, body
+        return body["responses"][0]
+
+
+# ---------------------------------------------------------------- daemons
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(
+    path: str,
+    port: int,
+    top: dict[str, Any] | None = None,
+    fetch: dict[str, Any] | None = None,
+    nnd: dict[str, Any] | None = None,
+) -> None:
+    lines = [f"listen = 127.0.0.1:{port}", f"models_root = {BUNDLE}"]
+    lines += [f"{k} = {v}" for k, v in (top or {}).items()]
+    for section, values in (("fetch", fetch), ("nnd", nnd)):
+        if values:
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {v}" for k, v in values.items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "findface_extraction_api.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+class Daemon:
+    def __init__(self, tmp_path: Any, **config: Any):
+        self.port = free_port()
+        self.config = str(tmp_path / f"daemon-{self.port}.ini")
+        write_config(self.config, self.port, **config)
+        self.log = open(tmp_path / f"daemon-{self.port}.log", "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "findface_extraction_api.cli", "--config", self.config],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = Client(f"http://127.0.0.1:{self.port}")
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daemon exited: {self.output()}")
+            try:
+                if self.client.request("GET")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daemon did not start: {self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the daemon hanging up mid-download (size_limit tests) is expected
+
+
+def image_server(root: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A local HTTP server of the files under `root` (for URL-fetch tests), serving in a thread."""
+    server = _QuietServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def have_curl() -> bool:
+    return shutil.which("curl") is not None
