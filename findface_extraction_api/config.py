@@ -41,10 +41,30 @@ class Settings:
     min_face_size: float
     max_face_size: float
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
+    fetch_max_concurrent: int = 64
+    fetch_max_queued: int = 256
+    max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini
+    envelope_pixels: int = 200_000_000
+    max_objects: int = 100
+    max_body_size: int = 100 * 1024 * 1024
+    buffered_bodies: int = 256 * 1024 * 1024
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
 
     def effective(self) -> str:
         """The settings as `key = value` lines, for --check-config and the start-up log."""
         return "\n".join(f"{name} = {value}" for name, value in vars(self).items())
+
+
+LIMITS = (
+    "max_pixels",
+    "envelope_pixels",
+    "max_objects",
+    "max_body_size",
+    "buffered_bodies",
+    "header_timeout",
+    "body_timeout",
+)
 
 
 def _face_size(value: Any) -> float:
@@ -84,12 +104,18 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
             lines = f.read().splitlines()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the configuration file ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); save the file as UTF-8"
+        ) from None
     try:
         config = ConfigObj(
             lines, configspec=SPEC_PATH, file_error=True, raise_errors=True, list_values=False, interpolation=False
         )
     except ConfigObjError as e:
         raise ConfigError(_parse_error(path, lines, e)) from None
+    _unquote(config)
     for key, value in (overrides or {}).items():
         config[key] = value
     validator = validate.Validator({"face_size": _face_size, "address": _address, "networks": _networks})
@@ -129,6 +155,9 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
         min_face_size=config["nnd"]["min_face_size"],
         max_face_size=config["nnd"]["max_face_size"],
         liveness_threshold=config["liveness"]["threshold"],
+        fetch_max_concurrent=config["fetch"]["max_concurrent"],
+        fetch_max_queued=config["fetch"]["max_queued"],
+        **{key: config["limits"][key] for key in LIMITS},
     )
 
 
@@ -141,6 +170,16 @@ _CHECK_WORDS = {
     "face_size": "a size in pixels or inf",
     "networks": "comma-separated networks like 10.0.0.0/8",
 }
+
+
+def _unquote(section: Any) -> None:
+    """Strip one pair of matching quotes around a value (`allowed_networks = ""`, as configobj itself
+    writes an empty value): with list_values off, configobj would keep them as part of the text."""
+    for key, value in section.items():
+        if isinstance(value, dict):
+            _unquote(value)
+        elif isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            section[key] = value[1:-1]
 
 
 def _describe_check(check: str) -> str:

@@ -7,8 +7,9 @@ adapters call `extract` or `describe_boxes` and render the faces they get back.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -24,7 +25,9 @@ from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
 from .models.runtime import Runtime
 
+T = TypeVar("T")
 Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
+BATCH = 32  # faces per model run: bounds onnxruntime's arena, which keeps its largest allocation
 GOOD_QUALITY = -1.0  # an upright face at least this good makes the turned passes look only for larger faces
 
 
@@ -244,27 +247,33 @@ class Pipeline:
             crops.append(face.normalized)
         models = self.models
         if options.facen:
-            for face, vector in zip(faces, models.facen.extract(crops), strict=True):
+            for face, vector in zip(faces, in_batches(models.facen.extract, crops), strict=True):
                 face.facen = vector
         if options.gender:
-            for face, p in zip(faces, models.gender.male_probability(crops), strict=True):
+            for face, p in zip(faces, in_batches(models.gender.male_probability, crops), strict=True):
                 face.male_probability = float(p)
                 face.male = face.male_probability > self.thresholds.male
         if options.age:
-            for face, age in zip(faces, models.age.estimate(crops), strict=True):
+            for face, age in zip(faces, in_batches(models.age.estimate, crops), strict=True):
                 face.age = float(age)
         if options.emotions:
-            for face, emotions in zip(faces, models.emotions.classify(crops), strict=True):
+            for face, emotions in zip(faces, in_batches(models.emotions.classify, crops), strict=True):
                 face.emotions = emotions
 
     def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
         """Fill `liveness` (P(real)) and `real` from the original frame."""
-        if not faces or self.models.liveness is None:
+        estimator = self.models.liveness
+        if not faces or estimator is None:
             return
-        scores = self.models.liveness.real_probability(image, [face.box for face in faces])
+        scores = in_batches(lambda boxes: estimator.real_probability(image, boxes), [face.box for face in faces])
         for face, p in zip(faces, scores, strict=True):
             face.liveness = float(p)
             face.real = face.liveness >= self.thresholds.real
+
+
+def in_batches(function: Callable[[Sequence[Any]], Iterable[T]], items: Sequence[Any], size: int = BATCH) -> list[T]:
+    """`function` over `items` in runs of at most `size`, results in order."""
+    return [result for start in range(0, len(items), size) for result in function(items[start : start + size])]
 
 
 def is_new(box: np.ndarray, faces: list[Face]) -> bool:

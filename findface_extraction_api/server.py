@@ -18,6 +18,7 @@ from . import __version__
 from .api import imageapi
 from .api.extraction import DETECTORS, ExtractionHandler
 from .api.handler import NotFoundHandler
+from .api.service import RequestLimits
 from .config import Settings
 from .models import liveness
 from .models.runtime import Bundle, Runtime, cpu_count
@@ -37,6 +38,8 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         allowed_networks=settings.fetch_allowed_networks,
         connect_timeout=settings.fetch_connect_timeout,
         timeout=settings.fetch_timeout,
+        max_concurrent=settings.fetch_max_concurrent,
+        max_queued=settings.fetch_max_queued,
     )
 
 
@@ -71,9 +74,14 @@ class Service:
             log.info("liveness: MiniFASNet pack installed, threshold %.2f", settings.liveness_threshold)
         self.executor = concurrent.futures.ThreadPoolExecutor(self.instances, thread_name_prefix="inference")
         self.fetcher = Fetcher(fetch_policy(settings))
+        self.budget = decode.Budget(settings.max_dimension, settings.max_pixels)
+        self.limits = RequestLimits(settings.envelope_pixels, settings.max_objects, self.instances)
+
+    def probe(self, data: bytes) -> decode.Probe:
+        return decode.probe(data, self.budget)
 
     def decode(self, data: bytes) -> np.ndarray:
-        return decode.decode(data, self.settings.max_dimension)
+        return decode.decode(data, self.budget)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run CPU-bound work in the inference pool, off the event loop."""

@@ -10,6 +10,7 @@ import http.server
 import io
 import json
 import os
+import resource
 import shutil
 import socket
 import struct
@@ -168,10 +169,12 @@ def write_config(
     top: dict[str, Any] | None = None,
     fetch: dict[str, Any] | None = None,
     nnd: dict[str, Any] | None = None,
+    **sections: dict[str, Any],
 ) -> None:
+    """A configuration file for a test daemon: top-level keys, then one [section] per keyword."""
     lines = [f"listen = 127.0.0.1:{port}", f"models_root = {BUNDLE}"]
     lines += [f"{k} = {v}" for k, v in (top or {}).items()]
-    for section, values in (("fetch", fetch), ("nnd", nnd)):
+    for section, values in (("fetch", fetch), ("nnd", nnd), *sections.items()):
         if values:
             lines.append(f"[{section}]")
             lines += [f"{k} = {v}" for k, v in values.items()]
@@ -187,15 +190,27 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 class Daemon:
-    def __init__(self, tmp_path: Any, **config: Any):
+    def __init__(self, tmp_path: Any, nofile: int | None = None, **config: Any):
+        """A daemon on a free loopback port with this configuration; `nofile` caps its open files."""
         self.port = free_port()
         self.config = str(tmp_path / f"daemon-{self.port}.ini")
         write_config(self.config, self.port, **config)
         self.log = open(tmp_path / f"daemon-{self.port}.log", "w+")
+
+        def limit_files() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        env, cwd = dict(os.environ), None
+        if os.environ.get("FFEA_DAEMON_PYTHONPATH"):  # before/after runs: the daemon from another checkout
+            env["PYTHONPATH"] = cwd = os.environ["FFEA_DAEMON_PYTHONPATH"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "findface_extraction_api.cli", "--config", self.config],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_files,
+            env=env,
+            cwd=cwd,
         )
         self.client = Client(f"http://127.0.0.1:{self.port}")
         deadline = time.time() + 120

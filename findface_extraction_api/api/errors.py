@@ -2,6 +2,10 @@
 
 from typing import Any
 
+from .render import clip_text
+
+MAX_DESC = 1000  # characters; client text quoted in a message never makes it longer
+
 BAD_PARAM = "BAD_PARAM"
 MALFORMED_JSON = "MALFORMED_JSON"
 IMAGE_DECODING_FAILED = "IMAGE_DECODING_FAILED"
@@ -20,7 +24,7 @@ class ApiError(Exception):
         self.code, self.desc, self.param, self.status = code, desc, param, status
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "desc": self.desc}
+        body: dict[str, Any] = {"code": self.code, "desc": clip_text(self.desc, MAX_DESC)}
         if self.param is not None:
             body["param"] = self.param
         return body

@@ -10,12 +10,11 @@ import json
 import logging
 from typing import Any
 
-from tornado.httputil import HTTPServerRequest
-
 from .. import pipeline
 from ..face import Face
 from ..sources.errors import DecodeFailed, FetchFailed, ImageTooLarge, SourceError
-from . import multipart, render
+from ..sources.fetch import check_url
+from . import json_input, multipart, render
 from .errors import (
     BAD_PARAM,
     IMAGE_DECODING_FAILED,
@@ -27,7 +26,7 @@ from .errors import (
     bad_param,
 )
 from .handler import JsonHandler
-from .service import Service
+from .service import RequestLimits, Service
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +56,29 @@ class ExtractionHandler(JsonHandler):
 
     async def post(self) -> None:
         try:
-            envelope, parts = parse_body(self.request)
+            envelope, parts = parse_body(self.request.headers.get("Content-Type", ""), self.body)
         except ApiError as e:  # the envelope itself is unusable: no per-request answers possible
             self.set_status(e.status)
             self.write(e.to_json())
             return
-        responses = await asyncio.gather(*(self.respond(raw, parts) for raw in envelope))
+        calls = Envelope(self.service.limits)
+        responses = await asyncio.gather(*(self.respond(raw, parts, calls) for raw in envelope))
         self.write({"responses": responses})
 
-    async def respond(self, raw: Any, parts: dict[str, bytes]) -> dict[str, Any]:
-        """One element of `responses`: {"faces": [...]} or {"error": {...}}, never an exception."""
+    async def respond(self, raw: Any, parts: dict[str, bytes], envelope: "Envelope") -> dict[str, Any]:
+        """One element of `responses`: {"faces": [...]} or {"error": {...}}, never an exception.
+
+        Everything cheap (parsing, the header probe, the envelope's pixel budget) happens before
+        the request takes one of its envelope's worker slots, so a refusal never waits for inference.
+        """
         try:
             options, image_ref = parse_request(raw)
             self.service.pipeline.check(options)
-            data = await self.image_bytes(image_ref, parts)
-            faces = await self.service.run(self.process, data, options)
+            async with envelope.fetch_slots:
+                data = await self.image_bytes(image_ref, parts)
+            envelope.spend(self.service.probe(data).pixels)
+            async with envelope.work_slots:
+                faces = await self.service.run(self.process, data, options)
             return {"faces": faces}
         except pipeline.Unsupported as e:  # e.g. need_liveness without the liveness pack
             return {"error": bad_param(PARAMS.get(e.option, e.option), str(e)).to_json()}
@@ -103,23 +110,44 @@ class ExtractionHandler(JsonHandler):
         return [render_face(face, options, quality_scores) for face in self.service.pipeline.extract(image, options)]
 
 
-def parse_body(request: HTTPServerRequest) -> tuple[list[Any], dict[str, bytes]]:
+class Envelope:
+    """One POST's share of the service: worker and fetch slots, and a pixel budget.
+
+    At most `concurrency` of its requests are in the worker pool at once, so requests of other
+    clients that arrive meanwhile are served between them rather than after all of them.
+    """
+
+    def __init__(self, limits: RequestLimits):
+        self.work_slots = asyncio.Semaphore(limits.concurrency)
+        self.fetch_slots = asyncio.Semaphore(max(4, 2 * limits.concurrency))
+        self.pixels_left = limits.envelope_pixels
+        self.limit = limits.envelope_pixels
+
+    def spend(self, pixels: int) -> None:
+        """Take an image's pixels from the budget; ImageTooLarge once it is spent."""
+        if pixels > self.pixels_left:
+            raise ImageTooLarge(
+                f"this envelope's images exceed its budget of {self.limit} pixels ([limits] envelope_pixels); "
+                f"send the rest in another request"
+            )
+        self.pixels_left -= pixels
+
+
+def parse_body(content_type: str, body: bytes) -> tuple[list[Any], dict[str, bytes]]:
     """(list of raw requests, {part name: bytes}) from a JSON or multipart/form-data body."""
-    content_type = request.headers.get("Content-Type", "")
     parts: dict[str, bytes] = {}
-    body: bytes = request.body
     if content_type.lower().startswith("multipart/form-data"):
         try:
-            parts = multipart.parts(content_type, request.body)
+            parts = multipart.parts(content_type, body)
         except multipart.MalformedMultipart as e:
             raise ApiError(BAD_PARAM, f"malformed multipart/form-data body: {e}", param="request") from None
         if "request" not in parts:
             raise ApiError(BAD_PARAM, "multipart body has no 'request' part with the JSON envelope", param="request")
         body = parts.pop("request")
     try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(MALFORMED_JSON, f"the request body is not valid JSON ({render.clip_text(str(e))})") from None
+        envelope = json_input.loads(body)
+    except json_input.BadJson as e:
+        raise ApiError(MALFORMED_JSON, f"the request body is not valid JSON ({e})") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("requests"), list):
         raise bad_param("requests", "the JSON body must be an object with a 'requests' list")
     if len(envelope["requests"]) > MAX_REQUESTS:
@@ -136,6 +164,11 @@ def parse_request(raw: Any) -> tuple[pipeline.Options, str]:
         raise bad_param("image", "'image' is required: 'multipart:<part>' or an http(s) URL")
     if not image.startswith(("multipart:", "http://", "https://")):
         raise bad_param("image", "'image' must be 'multipart:<part>' or an http(s) URL")
+    if not image.startswith("multipart:"):
+        try:
+            check_url(image)
+        except ValueError as e:
+            raise bad_param("image", f"'image' is not a URL we can fetch: {e}") from None
     detector = raw.get("detector", "nnd")
     if not isinstance(detector, str) or detector not in DETECTORS:
         shown = render.clip_text(json.dumps(detector), 100)

@@ -4,6 +4,9 @@ from tornado import httputil
 
 from .render import clip_text
 
+# An envelope holds up to 100 requests, each may have its own part, plus the `request` part.
+LIMITS = httputil.ParseMultipartConfig(max_parts=128, max_part_header_size=10 * 1024)
+
 
 class MalformedMultipart(ValueError):
     """The body is not the multipart/form-data its Content-Type says; str() says how."""
@@ -27,7 +30,10 @@ def parts(content_type: str, body: bytes) -> dict[str, bytes]:
         )
     if delimiter + b"--" not in body:
         raise MalformedMultipart("the multipart body has no closing boundary (truncated?)")
-    httputil.parse_multipart_form_data(delimiter[2:], body, fields, files)
+    try:
+        httputil.parse_multipart_form_data(delimiter[2:], body, fields, files, config=LIMITS)
+    except httputil.HTTPInputError as e:
+        raise MalformedMultipart(str(e).removeprefix("Invalid multipart/form-data: ")) from None
     found = {name: values[0] for name, values in fields.items()}
     found.update({name: uploads[0]["body"] for name, uploads in files.items()})
     return found

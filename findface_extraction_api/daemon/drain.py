@@ -23,6 +23,7 @@ class InFlight(httputil.HTTPServerConnectionDelegate):
     def __init__(self, app: httputil.HTTPServerConnectionDelegate):
         self.app = app
         self.count = 0
+        self.finished = 0  # requests ended so far (memory.Trimmer watches it)
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -40,6 +41,7 @@ class InFlight(httputil.HTTPServerConnectionDelegate):
 
     def end(self) -> None:
         self.count -= 1
+        self.finished += 1
         if not self.count:
             self.idle.set()
 
@@ -108,7 +110,7 @@ class _TrackedRequest(httputil.HTTPMessageDelegate):
         self.tracker = tracker
         self.delegate: httputil.HTTPMessageDelegate | None = None
         self.active = False
-        self.connection = _TrackedConnection(request_conn, self.done)
+        self.connection = NotifyingConnection(request_conn, self.done)
 
     def done(self) -> None:
         if self.active:
@@ -137,7 +139,7 @@ class _TrackedRequest(httputil.HTTPMessageDelegate):
             self.done()
 
 
-class _TrackedConnection(httputil.HTTPConnection):
+class NotifyingConnection(httputil.HTTPConnection):
     """The request's HTTPConnection as the application sees it: finish() also ends the count."""
 
     def __init__(self, connection: httputil.HTTPConnection, on_finish: Any):

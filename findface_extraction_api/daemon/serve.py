@@ -2,15 +2,15 @@
 
 import logging
 
-from tornado.httpserver import HTTPServer
-
 from ..config import Settings
 from ..server import Service, make_app
-from . import drain, systemd
+from . import drain, memory, systemd
+from .admission import Admission
+from .listener import GuardedHTTPServer
 
 log = logging.getLogger("findface_extraction_api")
 
-MAX_BODY_SIZE = 100 * 1024 * 1024
+MAX_HEADER_SIZE = 64 * 1024
 DRAIN_TIMEOUT = 10.0  # seconds given to in-flight requests on shutdown (systemd unit: TimeoutStopSec=30)
 
 
@@ -26,17 +26,28 @@ async def serve(settings: Settings) -> int:
             "license_ntls_server = %s is accepted for compatibility and ignored: no licence server is needed",
             settings.license_ntls_server,
         )
+    memory.tune_allocator()
     service = Service(settings)
     log.info("models from %s: %s", service.bundle.root, service.bundle.versions())
     log.info("%d model instance(s) x %d thread(s) on %d CPU(s)", service.instances, service.threads, service.cpus)
-    server = HTTPServer(make_app(service), max_body_size=MAX_BODY_SIZE)
+    app = make_app(service)
+    server = GuardedHTTPServer(
+        Admission(app, settings.max_body_size, settings.buffered_bodies, discard_limit=4 * settings.max_body_size),
+        max_body_size=4 * settings.max_body_size,  # Admission answers first, with JSON; this is the backstop
+        max_header_size=MAX_HEADER_SIZE,
+        idle_connection_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+    )
     server.listen(settings.listen_port, settings.listen_host or None)
     log.info("listening on %s:%d", settings.listen_host or "*", settings.listen_port)
     in_flight = drain.track(server)
+    trimmer = memory.Trimmer(lambda: in_flight.finished)
+    trimmer.start()
     systemd.notify(f"READY=1\nSTATUS=listening on {settings.listen_host or '*'}:{settings.listen_port}")
     await drain.until_signalled(
         server, in_flight, DRAIN_TIMEOUT, lambda signum: systemd.notify("STOPPING=1\nSTATUS=stopping")
     )
+    trimmer.stop()
     service.close()
     log.info("stopped")
     return 0

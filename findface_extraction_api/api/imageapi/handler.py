@@ -34,15 +34,22 @@ class ImageApiHandler(JsonHandler):
                     f"Not Found: {name} has no process/image (it needs objects from a "
                     f"detector service): use process/sample",
                 )
-            body, data = (
-                self.parse_image_request(version) if kind == "image" else parse_sample(self.request.body, version)
-            )
+            body, data = self.parse_image_request(version) if kind == "image" else parse_sample(self.body, version)
+            objects = body.get("objects", [])
+            if len(objects) > self.service.limits.max_objects:
+                raise invalid(
+                    ["objects"],
+                    f"at most {self.service.limits.max_objects} objects per sample ([limits] max_objects); "
+                    f"got {len(objects)}",
+                    "value_error.list.max_items",
+                )
             if service is None:
                 self.write(MATCHERS[name](self.service.pipeline, body, version))
                 return
             if data is None:
                 key = IMAGE_KEY[version]
                 raise invalid([key], f"field required: '{key}', the image", "value_error.missing")
+            self.probe(data, version)
             try:
                 self.service.pipeline.check(service.options)
             except pipeline.Unsupported as e:  # the liveness pack is not installed
@@ -53,6 +60,13 @@ class ImageApiHandler(JsonHandler):
         except ImageApiError as e:
             self.set_status(e.status)
             self.write({"detail": e.detail})
+
+    def probe(self, data: bytes, version: str) -> None:
+        """Refuse an unreadable or too large image from its header, before it waits for a worker."""
+        try:
+            self.service.probe(data)
+        except (DecodeFailed, ImageTooLarge) as e:
+            raise image_error(e, version) from None
 
     def parse_image_request(self, version: str) -> tuple[dict[str, Any], bytes]:
         """process/image: the multipart field `image` -> (a sample with the image, its bytes)."""
@@ -65,7 +79,7 @@ class ImageApiHandler(JsonHandler):
                 "value_error.missing",
             )
         try:
-            data = multipart.parts(content_type, self.request.body).get("image")
+            data = multipart.parts(content_type, self.body).get("image")
         except multipart.MalformedMultipart as e:
             raise invalid([], f"malformed multipart/form-data body: {e}", "value_error.multipart") from None
         if data is None:
@@ -78,13 +92,10 @@ class ImageApiHandler(JsonHandler):
 
     def process(self, service: ImageService, version: str, body: dict[str, Any], data: bytes) -> dict[str, Any]:
         """Worker-thread part: decode, run the service's pipeline step, merge its answers into the sample."""
-        loc = ["$image"] if version == "v1" else ["_image", "blob"]
         try:
             image = self.service.decode(data)
-        except DecodeFailed as e:
-            raise invalid(loc, f"This image format is not supported: {e}", "value_error.image") from None
-        except ImageTooLarge as e:
-            raise invalid(loc, f"Image is too large: {e}", "value_error.image") from None
+        except (DecodeFailed, ImageTooLarge) as e:
+            raise image_error(e, version) from None
         height, width = image.shape[:2]
         frame = Frame(version, width, height)
         response = dict(body)
@@ -108,6 +119,12 @@ class ImageApiHandler(JsonHandler):
         for index, face in zip(targets, faces, strict=True):
             service.write(merged[index], face, frame)
         return merged
+
+
+def image_error(error: DecodeFailed | ImageTooLarge, version: str) -> ImageApiError:
+    loc = ["$image"] if version == "v1" else ["_image", "blob"]
+    message = "Image is too large" if isinstance(error, ImageTooLarge) else "This image format is not supported"
+    return invalid(loc, f"{message}: {error}", "value_error.image")
 
 
 def detected(index: int, face: Face, service: ImageService, frame: Frame) -> dict[str, Any]:

@@ -6,13 +6,13 @@ body, as FastAPI (which 3DiVi's Image API runs on) writes them.
 
 import base64
 import binascii
-import json
 import math
 import re
 from typing import Any
 
 import numpy as np
 
+from .. import json_input
 from ..render import clip_text
 
 IMAGE_KEY = {"v1": "$image", "v2": "_image"}
@@ -32,17 +32,16 @@ class ImageApiError(Exception):
 
 def invalid(loc: list[Any], msg: str, kind: str) -> ImageApiError:
     """A 422 validation error at `loc` (relative to the body)."""
-    return ImageApiError(422, [{"loc": ["body", *loc], "msg": msg, "type": kind}])
+    loc = [clip_text(part, 100) if isinstance(part, str) else part for part in loc]
+    return ImageApiError(422, [{"loc": ["body", *loc], "msg": clip_text(msg, 1000), "type": kind}])
 
 
 def parse_sample(raw: bytes, version: str) -> tuple[dict[str, Any], bytes | None]:
     """process/sample: the JSON body -> (body dict, image bytes or None)."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise invalid(
-            [], f"the request body is not valid JSON ({clip_text(str(e))})", "value_error.jsondecode"
-        ) from None
+        body = json_input.loads(raw)
+    except json_input.BadJson as e:
+        raise invalid([], f"the request body is not valid JSON ({e})", "value_error.jsondecode") from None
     if not isinstance(body, dict):
         raise invalid([], "the body must be a JSON object: a sample with an image and objects", "type_error.dict")
     other = IMAGE_KEY[OTHER[version]]

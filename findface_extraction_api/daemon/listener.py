@@ -1,0 +1,94 @@
+"""An HTTPServer whose accept loop survives running out of file descriptors.
+
+Tornado's accept handler lets EMFILE (or ENFILE, ENOBUFS, ENOMEM) escape to the IOLoop, which
+logs a traceback and calls it again at once: the listening socket stays readable, so the process
+spins at full CPU writing log lines until sockets close. Here such an error pauses accepting
+for PAUSE_S (the pending connections wait in the kernel's backlog), logs one warning per
+LOG_EVERY_S with a count, and resumes.
+"""
+
+import errno
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+
+log = logging.getLogger(__name__)
+OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+PAUSE_S = 0.5
+LOG_EVERY_S = 10.0
+BACKLOG_PER_WAKEUP = 128
+
+
+class GuardedHTTPServer(HTTPServer):
+    """HTTPServer with the resource-exhaustion-safe accept loop."""
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = guarded_accept_handler(sock, self._handle_connection)
+
+
+class _Throttled:
+    """Counts refusals and logs at most one line per LOG_EVERY_S."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.count = 0
+
+    def note(self, error: OSError) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= LOG_EVERY_S:
+            log.warning(
+                "cannot accept connections: %s; %d time(s) since the last report; pausing %g s each time "
+                "(raise LimitNOFILE or lower the number of clients)",
+                error.strerror or error,
+                self.count,
+                PAUSE_S,
+            )
+            self.last, self.count = now, 0
+
+
+def guarded_accept_handler(sock: socket.socket, callback: Callable[[socket.socket, Any], None]) -> Callable[[], None]:
+    """Like tornado.netutil.add_accept_handler, pausing instead of spinning when out of descriptors."""
+    io_loop = IOLoop.current()
+    state = {"removed": False, "paused": False}
+    throttle = _Throttled()
+
+    def resume() -> None:
+        if not state["removed"] and state["paused"]:
+            state["paused"] = False
+            io_loop.add_handler(sock, accept, IOLoop.READ)
+
+    def accept(fd: Any, events: int) -> None:
+        for _ in range(BACKLOG_PER_WAKEUP):
+            if state["removed"]:
+                return
+            try:
+                connection, address = sock.accept()
+            except BlockingIOError:
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as e:
+                if e.errno not in OUT_OF_RESOURCES:
+                    raise
+                throttle.note(e)
+                io_loop.remove_handler(sock)
+                state["paused"] = True
+                io_loop.call_later(PAUSE_S, resume)
+                return
+            callback(connection, address)
+
+    def remove() -> None:
+        if not state["paused"]:
+            io_loop.remove_handler(sock)
+        state["removed"] = True
+
+    io_loop.add_handler(sock, accept, IOLoop.READ)
+    return remove

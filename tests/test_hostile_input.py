@@ -1,0 +1,467 @@
+"""Hostile input, one test per defect: forged headers, amplification, budgets, slow and greedy
+clients, descriptor exhaustion, and the specific refusals. Real daemons on the real bundle;
+every hostile file is built here, at test time."""
+
+import io
+import json
+import os
+import socket
+import struct
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from findface_extraction_api import config
+from findface_extraction_api.sources import decode
+from findface_extraction_api.sources.errors import DecodeFailed, ImageTooLarge
+from findface_extraction_api.testing import BUNDLE, ROOT, Daemon, astronaut, cli, free_port, jpeg, multipart
+
+GOOD = {"image": "multipart:photo"}
+
+
+# ---------------------------------------------------------------- hostile files, built here
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 16x16 JPEG whose frame header is rewritten to claim width x height (~630 bytes)."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (128, 128, 128)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    at = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, at + 5, height, width)
+    return bytes(data)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height over a few bytes of data."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    )
+
+
+def gif_with_large_frame(screen: int = 64, frame: int = 10000) -> bytes:
+    """A GIF whose logical screen is small and whose first frame is huge (Pillow grows the image to the frame)."""
+    header = b"GIF89a" + struct.pack("<HHBBB", screen, screen, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, frame, frame, 0)
+    return header + descriptor + b"\x02\x02\x4c\x01\x00\x3b"
+
+
+def post_raw(port: int, path: str, body: bytes, content_type: str, timeout: float = 60) -> tuple[int, dict, dict]:
+    """(status, headers, JSON) of one POST over a fresh connection."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("POST", path, body, {"Content-Type": content_type})
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, dict(response.headers), json.loads(payload)
+
+
+def envelope(requests: list, files: dict[str, bytes]) -> tuple[bytes, str]:
+    fields = [("request", json.dumps({"requests": requests}).encode(), None)]
+    return multipart(fields + [(name, data, f"{name}.jpg") for name, data in files.items()])
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- decoding (in process)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        (png_claiming(30000, 30000), ImageTooLarge),
+        (gif_with_large_frame(), ImageTooLarge),  # was: a 64 px header, then a 10000² decode
+        (png_claiming(5000, 5000), ImageTooLarge),  # 25 MP: under max_dimension 6000, over max_pixels 20 MP
+        (jpeg_claiming(6000, 6000), ImageTooLarge),
+        (jpeg_claiming(4000, 4000), DecodeFailed),  # 630 bytes cannot hold 16 MP: refused, not filled with grey
+        (b"P6\n4 4\n255\n" + b"\0" * 48, DecodeFailed),  # PPM: Pillow reads it, we do not
+        (b"\xff\xd8\xff" + png_claiming(64, 64), DecodeFailed),  # says JPEG, is PNG: only the JPEG reader tries
+    ],
+)
+def test_the_budget_is_checked_by_the_decoder_before_any_pixel(data, error):
+    budget = decode.Budget(max_dimension=6000, max_pixels=20_000_000)
+    with pytest.raises(error):
+        decode.probe(data, budget)
+    with pytest.raises(error):
+        decode.decode(data, budget)
+
+
+@pytest.mark.unit
+def test_every_allowed_format_decodes_the_same_pixels():
+    image = astronaut()[:96, :128]
+    rgb = Image.fromarray(image[:, :, ::-1])
+    for name in ("PNG", "BMP", "TIFF", "WEBP"):
+        out = io.BytesIO()
+        rgb.save(out, name, **({"lossless": True} if name == "WEBP" else {}))
+        decoded = decode.decode(out.getvalue(), decode.Budget())
+        assert decoded.shape == image.shape and (decoded == image).all(), name
+    assert decode.probe(jpeg(image), decode.Budget()) == decode.Probe("JPEG", 128, 96)
+
+
+# ---------------------------------------------------------------- budgets, over HTTP
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """A daemon with small, easily reached limits."""
+    daemon = Daemon(
+        tmp_path_factory.mktemp("limited"),
+        limits={
+            "envelope_pixels": 3 * 512 * 512,
+            "max_objects": 5,
+            "max_body_size": 4_000_000,
+            "buffered_bodies": 3_000_000,
+            "header_timeout": 1,
+            "body_timeout": 2,
+        },
+    )
+    yield daemon
+    daemon.stop()
+
+
+def test_an_amplifying_envelope_is_refused_cheaply_and_its_good_sibling_served(api):
+    """100 copies of a 630-byte JPEG claiming 6000x6000 (was ~2.2 s of both workers each)."""
+    requests = [{"image": "multipart:bomb"}] * 99 + [GOOD]
+    started = time.monotonic()
+    status, body = api.post_multipart(
+        {"requests": requests}, {"bomb": jpeg_claiming(6000, 6000), "photo": jpeg(astronaut())}
+    )
+    elapsed = time.monotonic() - started
+    assert status == 200
+    codes = {r.get("error", {}).get("code") for r in body["responses"][:99]}
+    assert codes == {"IMAGE_DECODING_FAILED"}, codes
+    assert len(body["responses"][99]["faces"]) == 1
+    assert elapsed < 10, f"the refusals took {elapsed:.1f} s"
+
+
+def test_the_envelope_pixel_budget_refuses_the_images_past_it(limited):
+    photo = jpeg(astronaut())  # 512x512: the budget holds three
+    body, content_type = envelope([GOOD] * 5, {"photo": photo})
+    status, _, answer = post_raw(limited.port, "/", body, content_type)
+    assert status == 200
+    faces = [r for r in answer["responses"] if "faces" in r]
+    refused = [r["error"] for r in answer["responses"] if "error" in r]
+    assert len(faces) == 3 and len(refused) == 2
+    assert all(e["code"] == "IMAGE_TOO_LARGE" and "envelope_pixels" in e["desc"] for e in refused)
+
+
+def test_image_api_objects_are_capped(limited):
+    import base64
+
+    sample = {"$image": base64.b64encode(jpeg(astronaut())).decode(), "objects": [{"bbox": [0.3, 0.1, 0.5, 0.3]}] * 6}
+    status, _, answer = post_raw(
+        limited.port, "/age-estimator/v1/process/sample", json.dumps(sample).encode(), "application/json"
+    )
+    assert status == 422 and answer["detail"][0]["type"] == "value_error.list.max_items", answer
+    assert "max_objects" in answer["detail"][0]["msg"]
+
+
+def test_one_envelope_does_not_starve_another_client(api):
+    """An 80-request envelope is in the pool; a single request sent after it still comes back first."""
+    crowd = jpeg(astronaut())
+    done = {}
+
+    def big():
+        api.post_multipart(
+            {
+                "requests": [
+                    {
+                        "image": "multipart:photo",
+                        "need_facen": True,
+                        "need_age": True,
+                        "need_gender": True,
+                        "need_emotions": True,
+                    }
+                ]
+                * 80
+            },
+            {"photo": crowd},
+        )
+        done["big"] = time.monotonic()
+
+    thread = threading.Thread(target=big)
+    thread.start()
+    time.sleep(0.5)
+    assert api.extract(crowd)["faces"]
+    done["small"] = time.monotonic()
+    thread.join()
+    assert done["small"] < done["big"] - 1.0, done
+
+
+# ---------------------------------------------------------------- memory and connections
+
+
+def test_bodies_over_the_limits_get_json_413_and_503(limited):
+    status, _, answer = post_raw(limited.port, "/", b"x" * 4_100_000, "application/json")
+    assert status == 413 and answer["code"] == "PAYLOAD_TOO_LARGE" and "max_body_size" in answer["desc"]
+    status, _, answer = post_raw(
+        limited.port, "/face-detector-face-fitter/v1/process/image", b"x" * 4_100_000, "multipart/form-data; boundary=x"
+    )
+    assert status == 413 and "max_body_size" in answer["detail"]
+    # One upload holds 2.5 MB of the 3 MB budget (headers and half its body sent); the next 1 MB waits its turn.
+    holder = socket.create_connection(("127.0.0.1", limited.port))
+    holder.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2500000\r\n\r\n")
+    holder.sendall(b" " * 1_000_000)
+    time.sleep(0.3)
+    status, headers, answer = post_raw(limited.port, "/", b" " * 1_000_000, "application/json")
+    holder.close()
+    assert status == 503 and answer["code"] == "SERVICE_UNAVAILABLE" and headers.get("Retry-After"), answer
+    time.sleep(0.3)
+    status, _, answer = post_raw(limited.port, "/", b"{}", "application/json")
+    assert status == 400 and answer["code"] == "BAD_PARAM"  # the budget came back
+
+
+def test_slow_clients_are_disconnected_by_the_header_and_body_timeouts(limited):
+    slow_headers = socket.create_connection(("127.0.0.1", limited.port))
+    slow_headers.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+    slow_body = socket.create_connection(("127.0.0.1", limited.port))
+    slow_body.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    for sock in (slow_headers, slow_body):
+        sock.settimeout(6)
+        try:
+            assert sock.recv(1024) == b"", "the server answered a request it never fully got"
+        except ConnectionResetError:
+            pass  # closed by the server: what we want
+        sock.close()
+
+
+def test_running_out_of_descriptors_pauses_accepting_instead_of_spinning(tmp_path):
+    daemon = Daemon(tmp_path, nofile=128)
+    try:
+        sockets = []
+        for _ in range(200):
+            try:
+                sockets.append(socket.create_connection(("127.0.0.1", daemon.port), timeout=1))
+            except OSError:
+                break
+        cpu_before = cpu_seconds(daemon.process.pid)
+        time.sleep(3)
+        used = cpu_seconds(daemon.process.pid) - cpu_before
+        for sock in sockets:
+            sock.close()
+        time.sleep(1)
+        assert used < 0.5, f"the daemon used {used:.2f} s of CPU in 3 s while out of descriptors"
+        assert daemon.client.extract(jpeg(astronaut()))["faces"]
+        log = daemon.output()
+        assert "Traceback" not in log
+        assert log.count("cannot accept connections") <= 2, log[-2000:]
+    finally:
+        daemon.stop()
+
+
+class _Slow(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(4)
+        data = jpeg(astronaut())
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def slow_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_slow_urls_do_not_starve_other_fetches(api, slow_server):
+    """20 slow downloads from 20 clients (was: 16 slots, then everyone waits 30 s)."""
+    threads = [
+        threading.Thread(target=api.post_json, args=({"requests": [{"image": f"{slow_server}/slow{i}"}]},))
+        for i in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    status, body = api.post_json({"requests": [{"image": f"{slow_server}/fast"}]})
+    elapsed = time.monotonic() - started
+    for thread in threads:
+        thread.join()
+    assert status == 200 and body["responses"][0]["faces"], body
+    assert elapsed < 3, f"a fast URL waited {elapsed:.1f} s behind slow ones"
+
+
+def test_the_fetch_queue_is_bounded(tmp_path, slow_server):
+    daemon = Daemon(tmp_path, fetch={"allow_private_addresses": "true", "max_concurrent": 1, "max_queued": 0})
+    try:
+        status, body = daemon.client.post_json(
+            {"requests": [{"image": f"{slow_server}/slow-a"}, {"image": f"{slow_server}/slow-b"}]}
+        )
+        errors = [r["error"] for r in body["responses"] if "error" in r]
+        assert len(errors) == 1 and "too many URL fetches" in errors[0]["desc"], body
+    finally:
+        daemon.stop()
+
+
+# ---------------------------------------------------------------- specific refusals
+
+
+def test_deep_json_is_malformed_json_not_a_500(api):
+    deep = b"[" * 5000 + b"]" * 5000
+    status, body = api.request("POST", "/", deep, {"Content-Type": "application/json"})[0::2]
+    assert status == 400 and json.loads(body)["code"] == "MALFORMED_JSON"
+    status, _, body = api.request(
+        "POST", "/age-estimator/v1/process/sample", b'{"x": ' + deep + b"}", {"Content-Type": "application/json"}
+    )
+    assert status == 422 and "nested deeper" in json.loads(body)["detail"][0]["msg"]
+    status, body = api.request(
+        "POST", "/", b'{"requests": [{"image": "multipart:x", "roi": NaN}]}', {"Content-Type": "application/json"}
+    )[0::2]
+    assert status == 400 and json.loads(body)["code"] == "MALFORMED_JSON"
+
+
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("http://[::1", "not a valid URL"),
+        ("http://example.com:1:2/x.jpg", "not a valid URL"),
+        ("http://example.com:0/x.jpg", "port 0"),
+    ],
+)
+def test_malformed_urls_are_bad_params_and_never_looked_up(api, url, words):
+    status, body = api.post_json({"requests": [{"image": url}]})
+    error = body["responses"][0]["error"]
+    assert error["code"] == "BAD_PARAM" and error["param"] == "image" and words in error["desc"], error
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "[::127.0.0.1]",
+        "[::ffff:127.0.0.1]",
+        "224.0.0.1",
+        "[ff02::1]",
+        "2130706433",
+        "0177.0.0.1",
+        "[::]",
+    ],
+)
+def test_ssrf_guard_refuses_ipv4_embedded_in_ipv6_and_multicast(daemons, host):
+    client = daemons("ssrf").client  # the default: private targets refused
+    status, body = client.post_json({"requests": [{"image": f"http://{host}:9/x.jpg"}]})
+    error = body["responses"][0]["error"]
+    assert error["code"] == "IMAGE_FETCH_FAILED" and "non-public" in error["desc"], (host, error)
+
+
+def test_100_requests_with_100_parts_are_all_answered(api):
+    photo = jpeg(astronaut()[100:300, 100:400])
+    files = {f"p{i}": photo for i in range(100)}
+    status, body = api.post_multipart({"requests": [{"image": f"multipart:p{i}"} for i in range(100)]}, files)
+    assert status == 200 and len(body["responses"]) == 100
+    assert all("faces" in r for r in body["responses"]), [r for r in body["responses"] if "error" in r][:2]
+
+
+def test_malformed_multipart_says_why(api):
+    for body, content_type, words in [
+        (
+            b'--b\r\nContent-Disposition: form-data; name="request"\r\n\r\n{}',
+            "multipart/form-data; boundary=b",
+            "no closing boundary",
+        ),
+        (b"hello", "multipart/form-data; boundary=b", "does not contain the boundary"),
+        (b"hello", "multipart/form-data", "no boundary"),
+    ]:
+        status, _, raw = api.request("POST", "/", body, {"Content-Type": content_type})
+        answer = json.loads(raw)
+        assert status == 400 and answer["code"] == "BAD_PARAM" and words in answer["desc"], answer
+
+
+def test_error_messages_do_not_echo_huge_client_input(api):
+    name = "n" * 10_000_000
+    status, body = api.post_multipart(
+        {"requests": [{"image": f"multipart:{name}"}, {"image": "x", "detector": name}]}, {"photo": b"x"}
+    )
+    assert status == 200
+    for response in body["responses"]:
+        assert len(response["error"]["desc"]) <= 1000
+
+
+def test_an_oversize_fetch_logs_no_traceback(tmp_path, image_server):
+    url, root = image_server
+    (root / "big.bin").write_bytes(os.urandom(300_000))
+    daemon = Daemon(tmp_path, fetch={"allow_private_addresses": "true", "size_limit": 100_000})
+    try:
+        status, body = daemon.client.post_json({"requests": [{"image": f"{url}/big.bin"}] * 3})
+        assert all("size_limit" in r["error"]["desc"] for r in body["responses"]), body
+        time.sleep(0.3)
+        assert "Traceback" not in daemon.output(), daemon.output()[-3000:]
+    finally:
+        daemon.stop()
+
+
+def test_a_manifest_entry_without_sha256_is_a_clean_start_up_error(tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    manifest = json.load(open(os.path.join(BUNDLE, "manifest.json")))
+    del manifest["models"]["facen"]["sha256"]
+    for name in os.listdir(BUNDLE):
+        if name != "manifest.json":
+            os.symlink(os.path.join(BUNDLE, name), bundle / name)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    path = tmp_path / "a.ini"
+    path.write_text(f"listen = 127.0.0.1:{free_port()}\nmodels_root = {bundle}\n")
+    result = cli("--config", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "'facen' has no 'sha256'" in result.stderr, result.stderr
+
+
+@pytest.mark.unit
+def test_quoted_config_values_are_unquoted(tmp_path):
+    path = tmp_path / "q.ini"
+    path.write_text('[fetch]\nallowed_networks = ""\n')
+    assert config.load(str(path)).fetch_allowed_networks == ()
+    path.write_text("license_ntls_server = '127.0.0.1:3133'\n")
+    assert config.load(str(path)).license_ntls_server == "127.0.0.1:3133"
+
+
+@pytest.mark.unit
+def test_a_non_utf8_config_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.ini"
+    path.write_bytes(b"# caf\xe9\nlisten = 127.0.0.1:18666\n")
+    with pytest.raises(config.ConfigError, match=r"line 1: not UTF-8 text \(byte 0xe9\)"):
+        config.load(str(path))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("line", ["max_dimension = 100000", "model_instances = 100000", "[limits]\nmax_pixels = 0"])
+def test_limits_have_bounds(tmp_path, line):
+    path = tmp_path / "b.ini"
+    path.write_text(line + "\n")
+    with pytest.raises(config.ConfigError):
+        config.load(str(path))
+
+
+def test_the_shipped_units_set_a_descriptor_limit():
+    for name in ("findface-extraction-api.service", "findface-extraction-api@.service"):
+        assert "\nLimitNOFILE=" in open(os.path.join(ROOT, "systemd", name)).read()
