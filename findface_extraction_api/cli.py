@@ -4,10 +4,20 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from . import __version__, config
+from .daemon import logs
 from .models.runtime import BundleError
+
+log = logging.getLogger("findface_extraction_api")
+
+
+def _stop_before_ready(signum: int, frame: FrameType | None) -> None:
+    log.info("stopping before start-up finished (%s)", signal.Signals(signum).name)
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,29 +29,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _stop_before_ready)  # until the daemon installs its own handlers
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload while starting: nothing to reload yet
+    logs.setup()
 
     overrides = {"models_root": os.path.abspath(args.models_root)} if args.models_root else {}
     try:
         settings = config.load(args.config, overrides)
     except config.ConfigError as e:
-        print(f"findface-extraction-api: {e}", file=sys.stderr)
+        log.error("%s", e)
         return 2
     if args.check_config:
         print(settings.effective())
         return 0
+    logs.apply(settings.log_level, settings.access_log)
     from .daemon.serve import serve  # heavy imports (onnxruntime, cv2) after the config is good
 
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, lambda: config.load(args.config, overrides)))
     except BundleError as e:
-        print(f"findface-extraction-api: {e}", file=sys.stderr)
+        log.error("%s", e)
         return 1
     except OSError as e:  # e.g. the port is taken
-        print(
-            f"findface-extraction-api: cannot listen on {settings.listen_host}:{settings.listen_port} ({e.strerror})",
-            file=sys.stderr,
-        )
+        log.error("cannot listen on %s:%d (%s)", settings.listen_host, settings.listen_port, e.strerror)
         return 1
 
 

@@ -50,21 +50,80 @@ class Settings:
     buffered_bodies: int = 256 * 1024 * 1024
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    allow_cors: tuple[str, ...] = ()  # origins allowed to call from a browser; ("*",) = any
+    log_level: str = "info"
+    access_log: bool = True
+    metrics_enabled: bool = True
+    metrics_listen: tuple[str, int] | None = None  # None: on the API's own port
 
     def effective(self) -> str:
-        """The settings as `key = value` lines, for --check-config and the start-up log."""
-        return "\n".join(f"{name} = {value}" for name, value in vars(self).items())
+        """The settings in the file's own form (`key = value`, [sections]), for --check-config and the log."""
+        lines = [f"listen = {_show_address((self.listen_host, self.listen_port))}", f"models_root = {self.models_root}"]
+        current = ""
+        for field, (section, key) in KEYS.items():
+            if section != current:
+                lines.append(f"[{section}]")
+                current = section
+            value = getattr(self, field)
+            lines.append(f"{key} = {'false' if field == 'allow_cors' and not value else _show(value)}")
+        return "\n".join(lines)
+
+    def changed(self, other: "Settings") -> list[str]:
+        """The file keys (`section.key`) whose values differ between two Settings."""
+        names = {"listen_host": "listen", "listen_port": "listen", "models_root": "models_root"}
+        names.update({field: ".".join(filter(None, place)) for field, place in KEYS.items()})
+        return sorted({names[f] for f in vars(self) if getattr(self, f) != getattr(other, f)})
 
 
-LIMITS = (
-    "max_pixels",
-    "envelope_pixels",
-    "max_objects",
-    "max_body_size",
-    "buffered_bodies",
-    "header_timeout",
-    "body_timeout",
-)
+# Settings field -> (section, key) in the file ("" is the top level), in the file's order.
+KEYS = {
+    "license_ntls_server": ("", "license_ntls_server"),
+    "max_dimension": ("", "max_dimension"),
+    "model_instances": ("", "model_instances"),
+    "quality_estimator": ("", "quality_estimator"),
+    "allow_cors": ("", "allow_cors"),
+    "fetch_enabled": ("fetch", "enabled"),
+    "fetch_size_limit": ("fetch", "size_limit"),
+    "fetch_allow_private_addresses": ("fetch", "allow_private_addresses"),
+    "fetch_allowed_networks": ("fetch", "allowed_networks"),
+    "fetch_connect_timeout": ("fetch", "connect_timeout"),
+    "fetch_timeout": ("fetch", "timeout"),
+    "fetch_max_concurrent": ("fetch", "max_concurrent"),
+    "fetch_max_queued": ("fetch", "max_queued"),
+    "min_face_size": ("nnd", "min_face_size"),
+    "max_face_size": ("nnd", "max_face_size"),
+    "liveness_threshold": ("liveness", "threshold"),
+    "max_pixels": ("limits", "max_pixels"),
+    "envelope_pixels": ("limits", "envelope_pixels"),
+    "max_objects": ("limits", "max_objects"),
+    "max_body_size": ("limits", "max_body_size"),
+    "buffered_bodies": ("limits", "buffered_bodies"),
+    "header_timeout": ("limits", "header_timeout"),
+    "body_timeout": ("limits", "body_timeout"),
+    "log_level": ("log", "level"),
+    "access_log": ("log", "access_log"),
+    "metrics_enabled": ("metrics", "enabled"),
+    "metrics_listen": ("metrics", "listen"),
+}
+
+
+def _show_address(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int):
+        return _show_address(value)
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def _face_size(value: Any) -> float:
@@ -87,6 +146,25 @@ def _address(value: Any) -> tuple[str, int]:
     if not match or not 0 < int(match.group(2)) < 65536:
         raise validate.ValidateError(f"'{value}' is not host:port")
     return match.group(1).strip("[]"), int(match.group(2))
+
+
+def _optional_address(value: Any) -> tuple[str, int] | None:
+    """Empty for none, else `host:port`."""
+    return _address(value) if str(value).strip() else None
+
+
+def _cors(value: Any) -> tuple[str, ...]:
+    """FindFace's `allow_cors`: false (none), true (any origin), or comma-separated origins."""
+    text = str(value).strip()
+    if text.lower() in ("", "false", "no", "off", "0"):
+        return ()
+    if text.lower() in ("true", "yes", "on", "1", "*"):
+        return ("*",)
+    origins = tuple(item.strip().rstrip("/") for item in text.split(",") if item.strip())
+    for origin in origins:
+        if not re.fullmatch(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?", origin):
+            raise validate.ValidateError(f"'{origin}' is not an origin like https://example.com:8443")
+    return origins
 
 
 def _networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -118,7 +196,15 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
     _unquote(config)
     for key, value in (overrides or {}).items():
         config[key] = value
-    validator = validate.Validator({"face_size": _face_size, "address": _address, "networks": _networks})
+    validator = validate.Validator(
+        {
+            "face_size": _face_size,
+            "address": _address,
+            "optional_address": _optional_address,
+            "networks": _networks,
+            "cors": _cors,
+        }
+    )
     result = config.validate(validator, preserve_errors=True)
     if result is not True:
         for sections, key, error in flatten_errors(config, result):
@@ -138,26 +224,12 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
         where = ".".join([*sections, name])
         raise ConfigError(f"{path}: unknown key '{where}' (known here: {', '.join(known)})")
     host, port = config["listen"]
+    values = {field: (config[section] if section else config)[key] for field, (section, key) in KEYS.items()}
     return Settings(
         listen_host=host,
         listen_port=port,
-        license_ntls_server=config["license_ntls_server"],
-        max_dimension=config["max_dimension"],
-        model_instances=config["model_instances"],
-        quality_estimator=config["quality_estimator"],
         models_root=os.path.join(os.path.dirname(os.path.abspath(path)), config["models_root"]),
-        fetch_enabled=config["fetch"]["enabled"],
-        fetch_size_limit=config["fetch"]["size_limit"],
-        fetch_allow_private_addresses=config["fetch"]["allow_private_addresses"],
-        fetch_allowed_networks=config["fetch"]["allowed_networks"],
-        fetch_connect_timeout=config["fetch"]["connect_timeout"],
-        fetch_timeout=config["fetch"]["timeout"],
-        min_face_size=config["nnd"]["min_face_size"],
-        max_face_size=config["nnd"]["max_face_size"],
-        liveness_threshold=config["liveness"]["threshold"],
-        fetch_max_concurrent=config["fetch"]["max_concurrent"],
-        fetch_max_queued=config["fetch"]["max_queued"],
-        **{key: config["limits"][key] for key in LIMITS},
+        **values,
     )
 
 
@@ -169,6 +241,9 @@ _CHECK_WORDS = {
     "address": "host:port",
     "face_size": "a size in pixels or inf",
     "networks": "comma-separated networks like 10.0.0.0/8",
+    "optional_address": "host:port or nothing",
+    "cors": "false, true or comma-separated origins like https://example.com",
+    "option": "one of the listed values",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from . import headpose, imaging, normalize, quality
+from . import headpose, imaging, metrics, normalize, quality
 from .face import Face
 from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
@@ -72,9 +72,9 @@ class Unsupported(Exception):
 class Models:
     """Every model of the bundle, loaded and checked once."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, workers: int = 1):
         self.detector = Detector(runtime)
-        self.landmarks = LandmarkPredictor(runtime.bundle)
+        self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
         self.facen = FacenExtractor(runtime)
         self.age = AgeEstimator(runtime)
@@ -130,12 +130,14 @@ class Pipeline:
         else:
             faces = self.detectors[options.detector](region, self.min_face_size)
             if self.quality_scores:
-                for face in faces:
-                    self._score_quality(region, face)
+                with metrics.stage("quality"):
+                    for face in faces:
+                        self._score_quality(region, face)
         self._add_attributes(region, faces, options)
         faces = [face.shifted(dx, dy) for face in faces]
         if options.liveness:
             self._add_liveness(image, faces)  # the whole frame: the crops reach past the roi
+        metrics.FACES.observe(len(faces))
         return faces
 
     def describe_boxes(self, image: np.ndarray, boxes: Sequence[np.ndarray], options: Options) -> list[Face]:
@@ -143,16 +145,13 @@ class Pipeline:
         landmarks from the same shape predictor the yunet path uses, and the attributes asked for.
         No detection and no roi: the boxes are the faces."""
         self.check(options)
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        faces = [
-            self._with_landmarks(
-                grey, Face(box=np.asarray(box, np.float64), confidence=1.0, landmarks=np.zeros((5, 2)))
-            )
-            for box in boxes
-        ]
+        with metrics.stage("landmarks"):
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            faces = [self._with_landmarks(grey, unlandmarked(box)) for box in boxes]
         self._add_attributes(image, faces, options)
         if options.liveness:
             self._add_liveness(image, faces)
+        metrics.FACES.observe(len(faces))
         return faces
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> Match:
@@ -163,14 +162,15 @@ class Pipeline:
 
     def _yunet(self, image: np.ndarray, min_face_size: float) -> list[Face]:
         """YuNet's boxes; landmarks from the shape predictor: YuNet's own ignore roll (models/landmarks.py)."""
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return [
-            self._with_landmarks(grey, face)
-            for face in self.models.detector.detect(image, min_face_size, self.max_face_size)
-        ]
+        with metrics.stage("detect"):
+            found = self.models.detector.detect(image, min_face_size, self.max_face_size)
+        with metrics.stage("landmarks"):
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            return [self._with_landmarks(grey, face) for face in found]
 
     def _hog(self, image: np.ndarray, min_face_size: float) -> list[Face]:
-        return self.models.legacy.detect(image, min_face_size, self.max_face_size)
+        with metrics.stage("detect"):
+            return self.models.legacy.detect(image, min_face_size, self.max_face_size)
 
     def _prenormalized(self, image: np.ndarray, min_face_size: float) -> list[Face]:
         """The single face of an already normalized crop: the whole image, resized to the canonical size."""
@@ -241,31 +241,37 @@ class Pipeline:
         if not options.needs_crop:
             return
         crops = []
-        for face in faces:
-            if face.normalized is None:
-                face.normalized = normalize.normalize(image, face.landmarks)
-            crops.append(face.normalized)
+        with metrics.stage("normalize"):
+            for face in faces:
+                if face.normalized is None:
+                    face.normalized = normalize.normalize(image, face.landmarks)
+                crops.append(face.normalized)
         models = self.models
         if options.facen:
-            for face, vector in zip(faces, in_batches(models.facen.extract, crops), strict=True):
-                face.facen = vector
+            with metrics.stage("facen"):
+                for face, vector in zip(faces, in_batches(models.facen.extract, crops), strict=True):
+                    face.facen = vector
         if options.gender:
-            for face, p in zip(faces, in_batches(models.gender.male_probability, crops), strict=True):
-                face.male_probability = float(p)
-                face.male = face.male_probability > self.thresholds.male
+            with metrics.stage("gender"):
+                for face, p in zip(faces, in_batches(models.gender.male_probability, crops), strict=True):
+                    face.male_probability = float(p)
+                    face.male = face.male_probability > self.thresholds.male
         if options.age:
-            for face, age in zip(faces, in_batches(models.age.estimate, crops), strict=True):
-                face.age = float(age)
+            with metrics.stage("age"):
+                for face, age in zip(faces, in_batches(models.age.estimate, crops), strict=True):
+                    face.age = float(age)
         if options.emotions:
-            for face, emotions in zip(faces, in_batches(models.emotions.classify, crops), strict=True):
-                face.emotions = emotions
+            with metrics.stage("emotions"):
+                for face, emotions in zip(faces, in_batches(models.emotions.classify, crops), strict=True):
+                    face.emotions = emotions
 
     def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
         """Fill `liveness` (P(real)) and `real` from the original frame."""
         estimator = self.models.liveness
         if not faces or estimator is None:
             return
-        scores = in_batches(lambda boxes: estimator.real_probability(image, boxes), [face.box for face in faces])
+        with metrics.stage("liveness"):
+            scores = in_batches(lambda boxes: estimator.real_probability(image, boxes), [face.box for face in faces])
         for face, p in zip(faces, scores, strict=True):
             face.liveness = float(p)
             face.real = face.liveness >= self.thresholds.real
@@ -274,6 +280,11 @@ class Pipeline:
 def in_batches(function: Callable[[Sequence[Any]], Iterable[T]], items: Sequence[Any], size: int = BATCH) -> list[T]:
     """`function` over `items` in runs of at most `size`, results in order."""
     return [result for start in range(0, len(items), size) for result in function(items[start : start + size])]
+
+
+def unlandmarked(box: Sequence[float] | np.ndarray) -> Face:
+    """A face known only by its box (Image API estimators): landmarks come from the shape predictor."""
+    return Face(box=np.asarray(box, np.float64), confidence=1.0, landmarks=np.zeros((5, 2)))
 
 
 def is_new(box: np.ndarray, faces: list[Face]) -> bool:

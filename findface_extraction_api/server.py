@@ -7,23 +7,29 @@ This is the one place that reads Settings for the request path: the adapters get
 import asyncio
 import concurrent.futures
 import logging
+import platform
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import cv2
 import numpy as np
+import onnxruntime as ort
+import tornado
 from tornado import web
 
-from . import __version__
+from . import __version__, metrics
 from .api import imageapi
 from .api.extraction import DETECTORS, ExtractionHandler
 from .api.handler import NotFoundHandler
+from .api.ops import HealthHandler, MetricsHandler, ReadyHandler
 from .api.service import RequestLimits
 from .config import Settings
 from .models import liveness
 from .models.runtime import Bundle, Runtime, cpu_count
-from .pipeline import Models, Pipeline, Thresholds
+from .pipeline import Models, Options, Pipeline, Thresholds
 from .sources import decode
+from .sources.errors import DecodeFailed, ImageTooLarge
 from .sources.fetch import Fetcher, FetchPolicy
 
 log = logging.getLogger(__name__)
@@ -43,49 +49,99 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
+# Keys a reload (SIGHUP) cannot apply to the running process: they need a restart.
+RESTART_KEYS = {
+    "listen",
+    "models_root",
+    "model_instances",
+    "metrics.enabled",
+    "metrics.listen",
+    "limits.header_timeout",
+    "limits.body_timeout",
+    "fetch.max_concurrent",
+}
+
+
 class Service:
     """Everything a request needs, built once at start-up.
 
     `model_instances` workers run inference concurrently, and each onnxruntime session gets
     cpus // instances threads, so the threads in use never exceed the CPUs we may use.
+    `state` is starting, then ready after `warm_up`, then draining (GET /ready follows it).
     """
 
     def __init__(self, settings: Settings):
+        self.state = "starting"
         self.settings = settings
         self.cpus = cpu_count()
         self.instances = settings.model_instances or self.cpus
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        self.pipeline = Pipeline(
-            Models(Runtime(self.bundle, self.threads)),
-            settings.min_face_size,
-            settings.max_face_size,
-            settings.quality_estimator,
-            Thresholds(real=settings.liveness_threshold),
-        )
+        self.pipeline = Pipeline(Models(Runtime(self.bundle, self.threads), workers=self.instances))
         if self.pipeline.models.liveness is None:
             log.warning(
                 "liveness: not installed (need_liveness and face-detector-liveness-estimator will "
                 "answer with an error): %s",
                 liveness.PACK_HINT,
             )
-        else:
-            log.info("liveness: MiniFASNet pack installed, threshold %.2f", settings.liveness_threshold)
         self.executor = concurrent.futures.ThreadPoolExecutor(self.instances, thread_name_prefix="inference")
         self.fetcher = Fetcher(fetch_policy(settings))
+        self.apply(settings)
+        metrics.WORKERS.set(self.instances)
+        metrics.INFO.info(versions())
+
+    def apply(self, settings: Settings) -> list[str]:
+        """Take the settings a running service can change; returns the changed keys that need a restart."""
+        changed = self.settings.changed(settings)
+        self.settings = settings
+        self.pipeline.min_face_size, self.pipeline.max_face_size = settings.min_face_size, settings.max_face_size
+        self.pipeline.quality_scores = settings.quality_estimator
+        self.pipeline.thresholds = Thresholds(real=settings.liveness_threshold)
+        self.fetcher.policy = fetch_policy(settings)
         self.budget = decode.Budget(settings.max_dimension, settings.max_pixels)
         self.limits = RequestLimits(settings.envelope_pixels, settings.max_objects, self.instances)
+        self.cors_origins = settings.allow_cors
+        return [key for key in changed if key in RESTART_KEYS]
+
+    def warm_up(self) -> None:
+        """Run every model once on generated images, so the first client does not pay for it and
+        /ready means the whole pipeline works."""
+        frame = np.full((480, 640, 3), 128, np.uint8)
+        cv2.circle(frame, (320, 240), 120, (90, 120, 160), -1)
+        everything = Options(facen=True, gender=True, age=True, emotions=True, crop=True)
+        self.pipeline.extract(frame, everything)
+        self.pipeline.extract(
+            frame[:256, :256], Options(detector="prenormalized", facen=True, gender=True, age=True, emotions=True)
+        )
+        self.pipeline.extract(frame, Options(detector="hog"))
+        if self.pipeline.models.liveness is not None:
+            self.pipeline.describe_boxes(frame, [np.array([200.0, 120.0, 440.0, 360.0])], Options(liveness=True))
 
     def probe(self, data: bytes) -> decode.Probe:
-        return decode.probe(data, self.budget)
+        return counted(decode.probe, data, self.budget)
 
     def decode(self, data: bytes) -> np.ndarray:
-        return decode.decode(data, self.budget)
+        with metrics.stage("decode"):
+            return counted(decode.decode, data, self.budget)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run CPU-bound work in the inference pool, off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        """Run CPU-bound work in the inference pool, off the event loop (timed and counted)."""
+        submitted = time.perf_counter()
+        metrics.QUEUED.inc()
+
+        def work() -> T:
+            started = time.perf_counter()
+            metrics.QUEUED.dec()
+            metrics.STAGE_SECONDS.labels("queue_wait").observe(started - submitted)
+            metrics.BUSY.inc()
+            try:
+                return function(*args)
+            finally:
+                metrics.BUSY.dec()
+                metrics.BUSY_SECONDS.inc(time.perf_counter() - started)
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -102,9 +158,47 @@ class Service:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def make_app(service: Service) -> web.Application:
+def counted(step: Callable[[bytes, decode.Budget], T], data: bytes, budget: decode.Budget) -> T:
+    """Run a decode step, counting its refusals by reason."""
+    try:
+        return step(data, budget)
+    except DecodeFailed:
+        metrics.DECODE_REFUSALS.labels("decode_failed").inc()
+        raise
+    except ImageTooLarge:
+        metrics.DECODE_REFUSALS.labels("too_large").inc()
+        raise
+
+
+def versions() -> dict[str, str]:
+    """The daemon's version and its main libraries', for the start-up line and ffea_build_info."""
+    import PIL
+
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "onnxruntime": ort.__version__,
+        "opencv": cv2.__version__,
+        "pillow": PIL.__version__,
+        "tornado": tornado.version,
+    }
+
+
+def make_app(service: Service, with_metrics: bool = True) -> web.Application:
+    """The API, the Image API services and the operations endpoints (GET /metrics unless served apart)."""
+    ops = [(r"/health", HealthHandler, {"service": service}), (r"/ready", ReadyHandler, {"service": service})]
+    if with_metrics:
+        ops.append((r"/metrics", MetricsHandler, {"service": service}))
     return web.Application(
-        [(r"/", ExtractionHandler, {"service": service}), *imageapi.routes(service)],
+        [(r"/", ExtractionHandler, {"service": service}), *ops, *imageapi.routes(service)],
         default_handler_class=NotFoundHandler,
         serve_traceback=False,
+        log_function=lambda handler: None,  # api/handler.py writes the access log
+    )
+
+
+def make_metrics_app() -> web.Application:
+    """GET /metrics alone, for [metrics] listen on its own address."""
+    return web.Application(
+        [(r"/metrics", MetricsHandler)], default_handler_class=NotFoundHandler, log_function=lambda handler: None
     )

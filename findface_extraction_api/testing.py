@@ -190,8 +190,16 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 class Daemon:
-    def __init__(self, tmp_path: Any, nofile: int | None = None, **config: Any):
-        """A daemon on a free loopback port with this configuration; `nofile` caps its open files."""
+    def __init__(
+        self,
+        tmp_path: Any,
+        nofile: int | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        **config: Any,
+    ):
+        """A daemon on a free loopback port with this configuration; `nofile` caps its open files,
+        `env` adds to its environment; unless `wait` is false, returns once GET /ready is 200."""
         self.port = free_port()
         self.config = str(tmp_path / f"daemon-{self.port}.ini")
         write_config(self.config, self.port, **config)
@@ -201,7 +209,7 @@ class Daemon:
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        env, cwd = dict(os.environ), None
+        env, cwd = {**os.environ, **(env or {})}, None
         if os.environ.get("FFEA_DAEMON_PYTHONPATH"):  # before/after runs: the daemon from another checkout
             env["PYTHONPATH"] = cwd = os.environ["FFEA_DAEMON_PYTHONPATH"]
         self.process = subprocess.Popen(
@@ -213,15 +221,20 @@ class Daemon:
             cwd=cwd,
         )
         self.client = Client(f"http://127.0.0.1:{self.port}")
-        deadline = time.time() + 120
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daemon exited: {self.output()}")
             try:
-                if self.client.request("GET")[0] == 200:
+                if self.client.request("GET", "/ready")[0] == 200:  # models loaded and warmed up
                     return
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         raise RuntimeError(f"daemon did not start: {self.output()}")
 
     def output(self) -> str:

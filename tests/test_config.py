@@ -101,10 +101,15 @@ def test_listen_on_all_interfaces(tmp_path):
 # ------------------------------------------------------------- the console entry point
 
 
-def test_check_config_prints_the_effective_settings():
+def test_check_config_prints_the_effective_settings(tmp_path):
+    """In the file's own form: the printed text is a configuration that loads to the same settings."""
     result = cli("--config", SHIPPED, "--check-config")
     assert result.returncode == 0, result.stderr
-    assert "listen_port = 18666" in result.stdout and "max_face_size = inf" in result.stdout
+    assert "listen = 127.0.0.1:18666" in result.stdout and "max_face_size = inf" in result.stdout
+    assert "listen_port" not in result.stdout
+    again = tmp_path / "effective.ini"
+    again.write_text(result.stdout)
+    assert config.load(str(again)) == config.load(SHIPPED)
 
 
 def test_check_config_rejects_a_bad_file_in_one_line(tmp_path):

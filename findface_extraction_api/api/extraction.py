@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from .. import pipeline
+from .. import metrics, pipeline
 from ..face import Face
 from ..sources.errors import DecodeFailed, FetchFailed, ImageTooLarge, SourceError
 from ..sources.fetch import check_url
@@ -47,8 +47,7 @@ SOURCE_CODES = {DecodeFailed: IMAGE_DECODING_FAILED, ImageTooLarge: IMAGE_TOO_LA
 
 
 class ExtractionHandler(JsonHandler):
-    def initialize(self, service: Service) -> None:
-        self.service = service
+    service: Service
 
     def get(self) -> None:
         """A small banner: what is serving and with which models."""
@@ -58,11 +57,15 @@ class ExtractionHandler(JsonHandler):
         try:
             envelope, parts = parse_body(self.request.headers.get("Content-Type", ""), self.body)
         except ApiError as e:  # the envelope itself is unusable: no per-request answers possible
+            self.outcome = e.code
             self.set_status(e.status)
             self.write(e.to_json())
             return
         calls = Envelope(self.service.limits)
         responses = await asyncio.gather(*(self.respond(raw, parts, calls) for raw in envelope))
+        for response in responses:
+            metrics.IMAGES.labels("extraction", response["error"]["code"] if "error" in response else "ok").inc()
+        self.outcome = "ok"
         self.write({"responses": responses})
 
     async def respond(self, raw: Any, parts: dict[str, bytes], envelope: "Envelope") -> dict[str, Any]:
@@ -76,7 +79,11 @@ class ExtractionHandler(JsonHandler):
             self.service.pipeline.check(options)
             async with envelope.fetch_slots:
                 data = await self.image_bytes(image_ref, parts)
-            envelope.spend(self.service.probe(data).pixels)
+            try:
+                envelope.spend(self.service.probe(data).pixels)
+            except ImageTooLarge:
+                metrics.DECODE_REFUSALS.labels("envelope_budget").inc()
+                raise
             async with envelope.work_slots:
                 faces = await self.service.run(self.process, data, options)
             return {"faces": faces}
@@ -87,7 +94,7 @@ class ExtractionHandler(JsonHandler):
         except ApiError as e:
             return {"error": e.to_json()}
         except Exception:
-            log.exception("request failed")
+            log.exception("request failed", extra=self.log_extra())
             return {
                 "error": {
                     "code": INTERNAL_ERROR,

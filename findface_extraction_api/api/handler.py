@@ -3,23 +3,62 @@
 Handlers receive their body themselves (`stream_request_body`), so Tornado never parses it on
 its own: its multipart parser would answer a malformed body with a bare 400 before our handler
 could say why, and would keep a second copy of every upload. `self.body` is the whole body.
+
+Every request gets a request id (the client's `X-Request-ID` when it is a sane token, else a new
+one), returned in `X-Request-ID` and written on its access line and its error lines; each
+answer is counted in the metrics by protocol, route and outcome; CORS follows `allow_cors`.
 """
 
+import logging
+import re
+import time
+import uuid
 from typing import Any
 
 from tornado import web
 
+from .. import metrics
 from .errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND
 
 _CODES = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+access = logging.getLogger("findface_extraction_api.access")
 
 
 @web.stream_request_body
 class JsonHandler(web.RequestHandler):
+    protocol = "extraction"  # for metrics and logs: extraction, imageapi or ops
     _chunks: list[bytes]
 
-    def prepare(self) -> None:
+    def initialize(self, service: Any = None) -> None:
+        self.service = service
+        self.outcome: str | None = None  # "ok" or an error code; default: from the status
+        self.route = "/"
+        self.started = time.perf_counter()
         self._chunks = []
+        given = self.request.headers.get("X-Request-ID", "")
+        self.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        self.set_default_headers()  # Tornado set them before initialize(), without the id and origins
+
+    def set_default_headers(self) -> None:
+        if not hasattr(self, "request_id"):
+            return
+        self.set_header("X-Request-ID", self.request_id)
+        origins = getattr(getattr(self, "service", None), "cors_origins", ())
+        origin = self.request.headers.get("Origin")
+        if origin and ("*" in origins or origin in origins):
+            self.set_header("Access-Control-Allow-Origin", "*" if "*" in origins else origin)
+            self.set_header("Access-Control-Expose-Headers", "X-Request-ID")
+            if "*" not in origins:
+                self.set_header("Vary", "Origin")
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        """CORS preflight: the methods and headers a browser may use."""
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Request-ID")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.outcome = "ok"
+        self.set_status(204)
 
     def data_received(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
@@ -31,12 +70,38 @@ class JsonHandler(web.RequestHandler):
             self._chunks = [b"".join(self._chunks)]
         return self._chunks[0]
 
+    def log_extra(self, **fields: Any) -> dict[str, Any]:
+        """Journal fields for a log line about this request."""
+        return {"REQUEST_ID": self.request_id, "ROUTE": self.route, **fields}
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Tornado's error page, as JSON and without the exception (which is logged instead)."""
         code = _CODES.get(status_code, INTERNAL_ERROR if status_code >= 500 else "BAD_REQUEST")
+        self.outcome = code
         self.finish({"code": code, "desc": self._reason})
+
+    def on_finish(self) -> None:
+        status = self.get_status()
+        outcome = self.outcome or ("ok" if status < 400 else str(status))
+        elapsed = time.perf_counter() - self.started
+        route = self.route if len(self.route) <= 64 else "other"
+        metrics.REQUESTS.labels(self.protocol, route, outcome).inc()
+        metrics.REQUEST_SECONDS.labels(self.protocol).observe(elapsed)
+        access.info(
+            "%s %s %d %s %.1f ms id=%s",
+            self.request.method,
+            self.request.path[:200],
+            status,
+            outcome,
+            elapsed * 1000,
+            self.request_id,
+            extra=self.log_extra(CODE=outcome, STATUS=status, DURATION_MS=round(elapsed * 1000, 1)),
+        )
 
 
 class NotFoundHandler(JsonHandler):
+    protocol = "ops"
+
     def prepare(self) -> None:
+        self.route = "other"
         raise web.HTTPError(404)

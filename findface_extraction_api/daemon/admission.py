@@ -18,6 +18,7 @@ from typing import Any
 
 from tornado import httputil
 
+from .. import metrics
 from .drain import NotifyingConnection
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
             self.delegate.on_connection_close()  # the application saw the headers: tell it the request is gone
         self.release()
         log.warning("refused a request to %s: %s", self.route[:100], desc)
+        metrics.ADMISSION_REFUSALS.labels(str(status)).inc()
         early = self.expects_continue or (self.declared or 0) > self.admission.discard_limit
         if early:
             self.send(status, reason, desc, retry)

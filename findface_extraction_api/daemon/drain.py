@@ -14,6 +14,8 @@ from typing import Any
 from tornado import httputil
 from tornado.httpserver import HTTPServer
 
+from .. import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,12 @@ class InFlight(httputil.HTTPServerConnectionDelegate):
 
     def begin(self) -> None:
         self.count += 1
+        metrics.IN_FLIGHT.inc()
         self.idle.clear()
 
     def end(self) -> None:
         self.count -= 1
+        metrics.IN_FLIGHT.dec()
         self.finished += 1
         if not self.count:
             self.idle.set()

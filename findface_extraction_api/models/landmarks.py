@@ -8,7 +8,7 @@ Its points (eye corners, nose base) are mapped onto YuNet's five through the two
 everything downstream keeps one landmark convention.
 """
 
-import threading
+import queue
 
 import dlib
 import numpy as np
@@ -35,22 +35,25 @@ YUNET_IN_DLIB_CHIP = np.array(
 
 
 class LandmarkPredictor:
-    def __init__(self, bundle: Bundle):
-        self.path = bundle.path("landmarks5")
-        self._local = threading.local()
-        self.predictor()  # load now, so a bad file fails at start-up
+    """`copies` predictors loaded at start-up, one per worker: dlib promises no thread safety for
+    shared objects, and loading later (per thread, on first use) could fail when the process is
+    out of file descriptors."""
 
-    def predictor(self) -> dlib.shape_predictor:
-        """A per-thread predictor: dlib promises no thread safety for shared objects."""
-        if not hasattr(self._local, "predictor"):
-            self._local.predictor = dlib.shape_predictor(self.path)
-        return self._local.predictor
+    def __init__(self, bundle: Bundle, copies: int = 1):
+        path = bundle.path("landmarks5")
+        self._pool: queue.SimpleQueue[dlib.shape_predictor] = queue.SimpleQueue()
+        for _ in range(max(1, copies)):
+            self._pool.put(dlib.shape_predictor(path))
 
     def predict(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
         """dlib's own five points (outer/inner eye corners, nose base) for the face in `box` of a
         grey image; `to_yunet_order` turns them into the pipeline's landmarks."""
         left, top, right, bottom = (int(round(v)) for v in box)
-        shape = self.predictor()(grey, dlib.rectangle(left, top, right - 1, bottom - 1))
+        predictor = self._pool.get()
+        try:
+            shape = predictor(grey, dlib.rectangle(left, top, right - 1, bottom - 1))
+        finally:
+            self._pool.put(predictor)
         return np.array([[p.x, p.y] for p in shape.parts()], np.float64)
 
 

@@ -10,10 +10,13 @@ import hashlib
 import json
 import math
 import os
+import time
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+
+from .. import metrics
 
 BUILD_HINT = "build it with `make models` (or install the findface-data package)"
 
@@ -120,6 +123,7 @@ class Runtime:
         Spinning pool threads steal the few cores from the next model in the pipeline (the
         prototype measured 2 spinning threads slower than 1), so every session turns it off.
         """
+        started = time.perf_counter()
         path = self.bundle.path(key)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -133,7 +137,9 @@ class Runtime:
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise BundleError(f"model file {path} cannot be loaded by onnxruntime ({e}); {BUILD_HINT}") from None
-        return OnnxModel(self.bundle, key, session)
+        model = OnnxModel(self.bundle, key, session)
+        metrics.MODEL_LOAD_SECONDS.labels(key).set(time.perf_counter() - started)
+        return model
 
 
 def cpu_count() -> int:

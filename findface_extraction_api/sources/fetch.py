@@ -17,6 +17,7 @@ from typing import Any
 from tornado import httpclient, httputil, netutil
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
+from .. import metrics
 from .errors import FetchFailed
 
 MAX_REDIRECTS = 5
@@ -178,8 +179,10 @@ class Fetcher:
         try:
             await asyncio.wait_for(self.client.fetch(request), policy.timeout)
         except FetchRefused as e:
+            metrics.FETCHES.labels("refused").inc()
             raise FetchFailed(str(e)) from None
         except Exception as e:
+            metrics.FETCHES.labels("too_large" if over_limit else "failed").inc()
             if over_limit:
                 raise FetchFailed(
                     f"the image at {shown} is larger than the fetch size_limit of {policy.size_limit} bytes"
@@ -191,6 +194,8 @@ class Fetcher:
             raise FetchFailed(f"failed to fetch {shown}: {_describe(e)}") from None
         finally:
             self.waiting -= 1
+        metrics.FETCHES.labels("ok").inc()
+        metrics.FETCH_BYTES.inc(received)
         return b"".join(chunks)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import pipeline
+from ... import metrics, pipeline
 from ...face import Face
 from ...sources.errors import DecodeFailed, ImageTooLarge
 from .. import multipart
@@ -16,14 +16,16 @@ from .services import MATCHERS, NAMES, SERVICES, Frame, ImageService
 
 
 class ImageApiHandler(JsonHandler):
-    def initialize(self, service: Service) -> None:
-        self.service = service
+    protocol = "imageapi"
+    service: Service
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors as FastAPI writes them: {"detail": "<reason>"} (404, 405, 500)."""
+        self.outcome = str(status_code)
         self.finish({"detail": self._reason})
 
     async def post(self, name: str, kind: str, version: str = "v1") -> None:
+        self.route = name if name in NAMES else "other"
         try:
             if name not in NAMES:
                 raise ImageApiError(404, f"Not Found: no service '{name}'; services: {', '.join(NAMES)}")
@@ -58,8 +60,12 @@ class ImageApiHandler(JsonHandler):
                 ) from None
             self.write(await self.service.run(self.process, service, version, body, data))
         except ImageApiError as e:
+            self.outcome = str(e.status)
             self.set_status(e.status)
             self.write({"detail": e.detail})
+        else:
+            self.outcome = "ok"
+        metrics.IMAGES.labels("imageapi", self.outcome).inc()
 
     def probe(self, data: bytes, version: str) -> None:
         """Refuse an unreadable or too large image from its header, before it waits for a worker."""
