@@ -5,13 +5,15 @@ PYTHON ?= python3
 VENV := .venv
 BUNDLE := build/models
 CACHE := build/cache
-CONFIG := etc/findface-extraction-api.ini
+CONFIG ?= etc/findface-extraction-api.ini
+# make run LISTEN=127.0.0.1:18700 when 18666 is taken (overrides listen from CONFIG)
+LISTEN ?=
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
 .PHONY: run test unit lint models venv bench eval eval-quick clean
 
 run: models
-	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE)
+	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE) $(if $(LISTEN),--listen $(LISTEN))
 
 test: models
 	$(VENV)/bin/python -m pytest tests

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="findface-extraction-api", description=__doc__)
     parser.add_argument("--config", default=config.DEFAULT_PATH, help="configuration file (default: %(default)s)")
     parser.add_argument("--models-root", help="model bundle directory, overriding models_root from the config")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="address to serve on, overriding listen from the config")
     parser.add_argument(
         "--check-config", action="store_true", help="validate the configuration, print the effective settings and exit"
     )
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
 
     overrides = {"models_root": os.path.abspath(args.models_root)} if args.models_root else {}
+    if args.listen:
+        overrides["listen"] = args.listen
     try:
         settings = config.load(args.config, overrides)
     except config.ConfigError as e:
@@ -51,7 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", e)
         return 1
     except OSError as e:  # e.g. the port is taken
-        log.error("cannot listen on %s:%d (%s)", settings.listen_host, settings.listen_port, e.strerror)
+        log.error(
+            "cannot listen on %s:%d (%s)%s",
+            settings.listen_host,
+            settings.listen_port,
+            e.strerror,
+            "; another program has this port: choose another with --listen HOST:PORT (make run LISTEN=HOST:PORT)"
+            " or the listen key of the config"
+            if e.errno == errno.EADDRINUSE
+            else "",
+        )
         return 1
 
 

@@ -55,6 +55,13 @@ class Settings:
     access_log: bool = True
     metrics_enabled: bool = True
     metrics_listen: tuple[str, int] | None = None  # None: on the API's own port
+    demo: str = "auto"  # [demo] enabled: true, false, or auto (on when listening on loopback only)
+
+    @property
+    def demo_enabled(self) -> bool:
+        if self.demo == "auto":
+            return self.listen_host in ("localhost", "::1") or self.listen_host.startswith("127.")
+        return self.demo == "true"
 
     def effective(self) -> str:
         """The settings in the file's own form (`key = value`, [sections]), for --check-config and the log."""
@@ -104,6 +111,7 @@ KEYS = {
     "access_log": ("log", "access_log"),
     "metrics_enabled": ("metrics", "enabled"),
     "metrics_listen": ("metrics", "listen"),
+    "demo": ("demo", "enabled"),
 }
 
 

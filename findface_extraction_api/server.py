@@ -7,6 +7,7 @@ This is the one place that reads Settings for the request path: the adapters get
 import asyncio
 import concurrent.futures
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import tornado
 from tornado import web
 
 from . import __version__, metrics
-from .api import imageapi
+from .api import imageapi, static
 from .api.extraction import DETECTORS, ExtractionHandler
 from .api.handler import NotFoundHandler
 from .api.ops import HealthHandler, MetricsHandler, ReadyHandler
@@ -186,9 +187,17 @@ def versions() -> dict[str, str]:
 
 def make_app(service: Service, with_metrics: bool = True) -> web.Application:
     """The API, the Image API services and the operations endpoints (GET /metrics unless served apart)."""
-    ops = [(r"/health", HealthHandler, {"service": service}), (r"/ready", ReadyHandler, {"service": service})]
+    ops: list[Any] = [
+        (r"/health", HealthHandler, {"service": service}),
+        (r"/ready", ReadyHandler, {"service": service}),
+    ]
     if with_metrics:
         ops.append((r"/metrics", MetricsHandler, {"service": service}))
+    if os.path.exists(static.OPENAPI):
+        ops.append((r"/openapi.json", static.OpenApiHandler))
+    if service.settings.demo_enabled:
+        ops.append((r"/demo", web.RedirectHandler, {"url": "/demo/"}))
+        ops.append((r"/demo/(.*)", static.DemoHandler, {"path": static.DEMO, "default_filename": "index.html"}))
     return web.Application(
         [(r"/", ExtractionHandler, {"service": service}), *ops, *imageapi.routes(service)],
         default_handler_class=NotFoundHandler,

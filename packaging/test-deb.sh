@@ -201,6 +201,51 @@ ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -q 'listening
     || fail "no 'listening on' line under SyslogIdentifier findface-extraction-api in the journal"
 say "journal: $(ct "journalctl -t findface-extraction-api --no-pager -o short | grep 'listening on' | tail -1")"
 
+# ---- operations: probes, metrics, telemetry, reload, SIGHUP ------------------------------------
+VENVPY=/usr/lib/findface-extraction-api/venv/bin/python
+ct "curl -fsS http://127.0.0.1:$PORT1/health" | grep -q '"ok"' || fail "GET /health"
+ct "curl -fsS http://127.0.0.1:$PORT1/ready" | grep -q '"ready"' || fail "GET /ready is not 200 once active"
+ct "curl -fsS http://127.0.0.1:$PORT1/metrics > /root/metrics.txt" || fail "GET /metrics"
+ct "$VENVPY -c 'from prometheus_client.parser import text_string_to_metric_families as p; import sys; \
+names = {f.name for f in p(open(\"/root/metrics.txt\").read())}; \
+need = {\"ffea_http_requests\", \"ffea_stage_duration_seconds\", \"ffea_ready\", \"process_resident_memory_bytes\"}; \
+assert need <= names, need - names; print(\"    metrics:\", len(names), \"families, parsed by prometheus_client\")'" \
+    || fail "/metrics does not parse or lacks the documented families"
+telemetry=$(ct "find / -xdev \\( -path /proc -o -path /sys \\) -prune -o \\( -ipath '*Microsoft/DeveloperTools*' -o -ipath '*/.onnxruntime*' -o -name onnxruntime.db \\) -print" || true)
+[ -z "$telemetry" ] || fail "onnxruntime telemetry files: $telemetry"
+! ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -qi telemetry" || fail "a telemetry line in the journal"
+say "probes answer, /metrics parses, no telemetry files or lines"
+pid=$(ct 'systemctl show -P MainPID findface-extraction-api')
+ct "sed -i 's/^level = info/level = warning/' /etc/findface-extraction-api.ini"
+one='{"image":"multipart:sample","detector":"legacy","need_facen":true,"need_age":true}'
+ct "cd /root && curl -sS -o /root/reload.json -w '%{http_code}' -F sample=@sample.jpg -F 'request={\"requests\":[$one,$one,$one,$one,$one,$one]}' http://127.0.0.1:$PORT1/ > /root/reload.code" &
+inflight=$!
+sleep 0.5
+ct 'systemctl reload findface-extraction-api' || fail "systemctl reload failed"
+wait "$inflight" || true
+[ "$(cat "$ROOT/root/reload.code")" = 200 ] && grep -q '"faces"' "$ROOT/root/reload.json" \
+    || fail "the request in flight during reload got $(cat "$ROOT/root/reload.code")"
+ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -q 'configuration reloaded: log.level changed'" \
+    || fail "reload: no 'configuration reloaded: log.level changed' line"
+ct "kill -HUP $pid" && sleep 1
+[ "$(ct 'systemctl is-active findface-extraction-api' || true)" = active ] && \
+    [ "$(ct 'systemctl show -P MainPID findface-extraction-api')" = "$pid" ] || fail "SIGHUP stopped or restarted the daemon"
+ct "sed -i 's/^level = warning/level = info/' /etc/findface-extraction-api.ini && systemctl reload findface-extraction-api"
+say "systemctl reload: log level applied, the request in flight got 200; SIGHUP: same PID $pid, still active"
+
+# ---- a bad configuration: failed at once, one error line, no restart loop ------------------------
+ct "cp /etc/findface-extraction-api.ini /root/good.ini && sed -i 's/^max_dimension = .*/max_dimension = many/' /etc/findface-extraction-api.ini"
+ct 'systemctl restart findface-extraction-api' >/dev/null 2>&1 || true
+sleep 4
+[ "$(ct 'systemctl is-failed findface-extraction-api' || true)" = failed ] || fail "a bad config did not end in failed"
+restarts=$(ct 'systemctl show -P NRestarts findface-extraction-api')
+[ "$restarts" = 0 ] || fail "a bad config was restarted $restarts time(s)"
+ct "journalctl -t findface-extraction-api -p err --no-pager -o cat | grep -q \"key 'max_dimension'\"" \
+    || fail "the config error is not in journalctl -p err"
+say "bad config: failed, 0 restarts, 'journalctl -p err': $(ct "journalctl -t findface-extraction-api -p err --no-pager -o cat | tail -1")"
+ct "cp /root/good.ini /etc/findface-extraction-api.ini && systemctl reset-failed findface-extraction-api && systemctl start findface-extraction-api"
+[ "$(ct 'systemctl is-active findface-extraction-api' || true)" = active ] || fail "not active again after fixing the config"
+
 # ---- restart; a changed config key applied ---------------------------------------------------
 ct 'systemctl restart findface-extraction-api'
 [ "$(ct 'systemctl is-active findface-extraction-api' || true)" = active ] || fail "not active after restart"

@@ -151,3 +151,9 @@ def test_port_in_use_is_reported(tmp_path, api):
     write_config(path, int(api.base.rsplit(":", 1)[1]))
     result = cli("--config", str(path))
     assert result.returncode == 1 and "cannot listen on 127.0.0.1" in result.stderr
+    assert "choose another with --listen HOST:PORT" in result.stderr
+
+
+def test_listen_on_the_command_line_overrides_the_file():
+    result = cli("--config", SHIPPED, "--listen", "127.0.0.1:18999", "--check-config")
+    assert result.returncode == 0 and "listen = 127.0.0.1:18999" in result.stdout, result.stderr

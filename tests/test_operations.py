@@ -223,7 +223,7 @@ def test_the_units_give_up_on_failing_starts_and_reload_by_signal(unit):
     for line in (
         "RestartPreventExitStatus=2",
         "StartLimitBurst=3",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecReload=/bin/sh -c 'kill -HUP \"$MAINPID\"'",
         "Environment=ORT_DISABLE_TELEMETRY=1",
         "LimitNOFILE=",
     ):

@@ -32,7 +32,10 @@ def handler() -> logging.Handler:
     if under_journald():
         try:
             journal = importlib.import_module("systemd.journal")
-            return journal.JournalHandler(SYSLOG_IDENTIFIER="findface-extraction-api")
+            # The units' SyslogIdentifier covers stderr only; records sent to the journal directly carry
+            # this one (the template unit sets it per instance).
+            identifier = os.environ.get("FFEA_LOG_IDENTIFIER", "findface-extraction-api")
+            return journal.JournalHandler(SYSLOG_IDENTIFIER=identifier)
         except ImportError:
             pass
     stream = logging.StreamHandler(sys.stderr)

@@ -25,7 +25,7 @@ CONTAINED = 0.6  # a box this much inside a better one is a fragment of it
 
 class Detector:
     def __init__(self, runtime: Runtime):
-        self.model = runtime.load("detector")
+        self.model = runtime.load("detector", arena=False)  # input size follows the image: no arena
 
     def detect(self, image: np.ndarray, min_face_size: float, max_face_size: float) -> list[Face]:
         """All faces in a BGR image whose size lies (or may lie) in [min_face_size, max_face_size]."""
