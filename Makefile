@@ -10,7 +10,7 @@ CONFIG ?= etc/findface-extraction-api.ini
 LISTEN ?=
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test unit lint models venv bench eval eval-quick clean
+.PHONY: run test unit lint models venv bench eval eval-quick clean test-browser test-robustness test-scale
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE) $(if $(LISTEN),--listen $(LISTEN))
@@ -80,3 +80,9 @@ deb: models
 
 test-deb:
 	packaging/test-deb.sh
+
+# The demo page in a real headless browser: installs Debian's chromium and chromium-driver and
+# selenium into the venv when missing; screenshot in build/demo-screenshot.png.
+test-browser: models
+	packaging/install-browser.sh
+	$(VENV)/bin/python -m pytest tests/test_browser.py -m browser -q

@@ -15,6 +15,10 @@ OPENAPI = os.path.join(STATIC, "openapi.json")
 class DemoHandler(web.StaticFileHandler):
     """The demo page and its assets, no caching beyond revalidation."""
 
+    def compute_etag(self) -> str | None:
+        """From the file as it is now (Tornado caches a hash per process, stale after an edit)."""
+        return None
+
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'")

@@ -79,10 +79,10 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
             changed = service.settings.changed(new)
             restart = service.apply(new)
             admission.max_body_size, admission.buffered_bodies = new.max_body_size, new.buffered_bodies
-            logs.apply(new.log_level, new.access_log)
             log.info("configuration reloaded: %s changed", ", ".join(changed) or "nothing")
             if restart:
                 log.warning("these changed keys take effect only after a restart: %s", ", ".join(restart))
+            logs.apply(new.log_level, new.access_log)  # last, so the lines above follow the old level
         systemd.notify(f"READY=1\nSTATUS={status(settings)}")
 
     loop = asyncio.get_running_loop()
