@@ -86,3 +86,9 @@ test-deb:
 test-browser: models
 	packaging/install-browser.sh
 	$(VENV)/bin/python -m pytest tests/test_browser.py -m browser -q
+
+# The hostile-input battery: >= 2,000 generated cases over both protocols, plus a 64-client mixed
+# load, slow clients and an upload burst (figures in build/robustness.json). Not yet in .ci/run:
+# it still reports open defects (raw-HTTP 400s without JSON, a few specific cases).
+test-robustness: models
+	FFEA_ROBUSTNESS=full $(VENV)/bin/python -m pytest tests/test_robustness.py -q
