@@ -34,6 +34,8 @@ def parts(content_type: str, body: bytes) -> dict[str, bytes]:
         httputil.parse_multipart_form_data(delimiter[2:], body, fields, files, config=LIMITS)
     except httputil.HTTPInputError as e:
         raise MalformedMultipart(str(e).removeprefix("Invalid multipart/form-data: ")) from None
+    except UnicodeDecodeError:  # Tornado decodes part headers as UTF-8
+        raise MalformedMultipart("a part's headers are not valid UTF-8") from None
     found = {name: values[0] for name, values in fields.items()}
     found.update({name: uploads[0]["body"] for name, uploads in files.items()})
     return found
