@@ -395,6 +395,8 @@ def test_invalid_routes_and_image_requests(api):
         assert status == 404 and "process/sample" in answer["detail"]
     status, answer = post(api, "/no-such-service/v2/process/sample", sample("v2"))
     assert status == 404 and "no service" in answer["detail"]
+    status, answer = post(api, "/" + "x" * 4000 + "/v2/process/sample", sample("v2"))  # not echoed whole
+    assert status == 404 and "no service" in answer["detail"] and len(answer["detail"]) < 600
     status, _, raw = api.request("GET", "/age-estimator/v2/process/sample")
     assert status == 405 and json.loads(raw) == {"detail": "Method Not Allowed"}
     status, _, raw = api.request("POST", "/age-estimator/v3/process/sample", b"{}")

@@ -10,6 +10,7 @@ from ...face import Face
 from ...sources.errors import DecodeFailed, ImageTooLarge
 from .. import multipart
 from ..handler import JsonHandler
+from ..render import clip_text
 from ..service import Service
 from .samples import IMAGE_KEY, ImageApiError, invalid, parse_sample, pixel_box
 from .services import MATCHERS, NAMES, SERVICES, Frame, ImageService
@@ -28,7 +29,7 @@ class ImageApiHandler(JsonHandler):
         self.route = name if name in NAMES else "other"
         try:
             if name not in NAMES:
-                raise ImageApiError(404, f"Not Found: no service '{name}'; services: {', '.join(NAMES)}")
+                raise ImageApiError(404, f"Not Found: no service '{clip_text(name, 80)}'; services: {', '.join(NAMES)}")
             service = SERVICES.get(name)
             if kind == "image" and not (service and service.detects):
                 raise ImageApiError(
