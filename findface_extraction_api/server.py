@@ -196,7 +196,7 @@ def make_app(service: Service, with_metrics: bool = True) -> web.Application:
     if os.path.exists(static.OPENAPI):
         ops.append((r"/openapi.json", static.OpenApiHandler))
     if service.settings.demo_enabled:
-        ops.append((r"/demo", web.RedirectHandler, {"url": "/demo/"}))
+        ops.append((r"/demo", static.DemoRedirectHandler))
         ops.append((r"/demo/(.*)", static.DemoHandler, {"path": static.DEMO, "default_filename": "index.html"}))
     return web.Application(
         [(r"/", ExtractionHandler, {"service": service}), *ops, *imageapi.routes(service)],
