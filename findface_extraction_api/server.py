@@ -73,6 +73,7 @@ class Service:
 
     def __init__(self, settings: Settings):
         self.state = "starting"
+        self.pending = 0  # work items submitted to the inference pool and not yet done
         self.settings = settings
         self.cpus = cpu_count()
         self.instances = settings.model_instances or self.cpus
@@ -130,6 +131,7 @@ class Service:
         """Run CPU-bound work in the inference pool, off the event loop (timed and counted)."""
         submitted = time.perf_counter()
         metrics.QUEUED.inc()
+        self.pending += 1
 
         def work() -> T:
             started = time.perf_counter()
@@ -142,7 +144,10 @@ class Service:
                 metrics.BUSY.dec()
                 metrics.BUSY_SECONDS.inc(time.perf_counter() - started)
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        finally:
+            self.pending -= 1
 
     def describe(self) -> dict[str, Any]:
         return {

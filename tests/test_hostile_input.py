@@ -305,6 +305,8 @@ class _Slow(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/slow"):
             time.sleep(4)
+        elif self.path.startswith("/hold"):
+            time.sleep(15)
         data = jpeg(astronaut())
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
@@ -339,6 +341,26 @@ def test_slow_urls_do_not_starve_other_fetches(api, slow_server):
         thread.join()
     assert status == 200 and body["responses"][0]["faces"], body
     assert elapsed < 3, f"a fast URL waited {elapsed:.1f} s behind slow ones"
+
+
+def test_memory_comes_back_while_a_request_waits_on_a_slow_fetch(api, daemons, slow_server):
+    """A request that spends its time waiting on a URL must not keep an upload burst's memory:
+    the trim waits for the inference pool to be idle, not for every request to be answered."""
+    pid = daemons("main").process.pid
+    time.sleep(6)  # one trim period: start from the idle level
+    idle = rss_kib(pid) / 1024
+    waiting = threading.Thread(target=api.post_json, args=({"requests": [{"image": f"{slow_server}/hold"}]},))
+    waiting.start()
+    time.sleep(0.5)
+    body, content_type = envelope([GOOD], {"photo": jpeg(astronaut()), "junk": os.urandom(60_000_000)})
+    status, _, _ = api.request("POST", "/", body, {"Content-Type": content_type})
+    del body
+    assert status == 200
+    time.sleep(8)
+    settled = rss_kib(pid) / 1024
+    assert waiting.is_alive(), "the slow fetch should still be in flight"
+    waiting.join()
+    assert settled < idle + 30, f"RSS {settled:.0f} MB 8 s after a 60 MB upload, idle level {idle:.0f} MB"
 
 
 def test_the_fetch_queue_is_bounded(tmp_path, slow_server):
