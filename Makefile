@@ -10,7 +10,7 @@ CONFIG ?= etc/findface-extraction-api.ini
 LISTEN ?=
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test unit lint models venv bench eval eval-quick clean test-browser test-robustness test-scale
+.PHONY: run test unit lint models venv bench eval eval-quick clean test-browser test-robustness test-scale test-scale-host
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE) $(if $(LISTEN),--listen $(LISTEN))
@@ -92,3 +92,15 @@ test-browser: models
 # by .ci/run. `make test` runs a quick, category-balanced subset of the same corpus.
 test-robustness: models
 	FFEA_ROBUSTNESS=full $(VENV)/bin/python -m pytest tests/test_robustness.py -q
+
+# Scale-out behind Debian's nginx (docs/scale-out.md). test-scale: the packages in a booted
+# Debian 12 container (packaging/test-scale-deb.sh, a few minutes): three instances of the
+# template unit on 127.0.0.2-4 behind the container's nginx with the shipped site file, under
+# load; stop, kill -9, rolling restart with 0 failed requests; throughput balanced vs alone;
+# skips with a reason where the machine cannot (as test-deb). test-scale-host: the same driver
+# on daemons from this checkout and nginx on the host (packaging/test-scale.sh).
+test-scale: venv
+	packaging/test-scale-deb.sh
+
+test-scale-host: models
+	packaging/test-scale.sh
