@@ -153,6 +153,10 @@ class Daemon:
     def rss_kib(self) -> dict[str, int]:
         raise NotImplementedError
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the running process so far (user + system, every thread)."""
+        raise NotImplementedError
+
     def wait_ready(self, timeout: float = 120) -> float:
         """Seconds until GET /ready answers 200 (GET / while the daemon has no /ready: 404)."""
         start = time.monotonic()
@@ -233,6 +237,11 @@ class Instance(Daemon):
         with open(f"/proc/{self.process.pid}/status") as f:
             return proc_rss_kib(f.read())
 
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            return cpu_seconds([f.read()])
+
 
 class Unit(Daemon):
     """One instance of the packaged template unit findface-extraction-api@NAME, with its own
@@ -294,6 +303,9 @@ class Unit(Daemon):
 
     def rss_kib(self) -> dict[str, int]:
         return proc_rss_kib(self.shell(f"cat /proc/$(systemctl show -P MainPID {self.unit})/status"))
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds([self.shell(f"cat /proc/$(systemctl show -P MainPID {self.unit})/stat")])
 
 
 # ---------------------------------------------------------------- nginx
@@ -692,32 +704,60 @@ def test(args: argparse.Namespace) -> int:
         # throughput: the same clients straight to instance a (b and c idle), then through nginx to
         # all three, alternated over `rounds` so that drifting load from others on the machine
         # weighs on both alike
+        # and the CPU time each request cost the processes that served it (the daemons, plus nginx
+        # when balanced): on a machine shared with other work, requests/s follow the share of the
+        # CPUs the test gets (three processes get more than one), CPU time per request does not
         rps: dict[str, list[float]] = {"alone": [], "alone_default": [], "balanced": []}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in rps}
         a = instances[0]
         targets = (("alone", a.host, a.port), ("alone_default", d.host, d.port), ("balanced", "127.0.0.1", nginx.port))
+        servers: dict[str, list[Daemon]] = {"alone": [a], "alone_default": [d], "balanced": instances}
+
+        def cpu_now(name: str) -> tuple[float, float]:
+            """(CPU seconds of the serving processes, the moment they were read: the midpoint)"""
+            before = time.monotonic()
+            used = sum(x.cpu_seconds() for x in servers[name]) + (nginx.cpu_seconds() if name == "balanced" else 0)
+            return used, (before + time.monotonic()) / 2
+
         for _ in range(args.rounds):
             for name, host, port in targets:
                 started.setdefault(name, time.strftime("%H:%M:%S"))
                 run = Load(host, port, args.clients, name, via_nginx=name == "balanced").start()
                 measured.append(run)
-                rps[name].append(run.throughput(args.measure / args.rounds, warmup=1.5))
+                time.sleep(1.5)  # warm-up: every client has a connection and a request going
+                cpu0, t0 = cpu_now(name)
+                time.sleep(args.measure / args.rounds)
+                cpu1, t1 = cpu_now(name)
+                done = run.count(t0, t1)
+                rps[name].append(done / (t1 - t0))
+                cpu_ms[name].append(1000 * (cpu1 - cpu0) / max(1, done))
                 run.stop()
         d.stop(signal.SIGTERM)
         alone_rps, default_rps, balanced_rps = (sum(v) / len(v) for v in rps.values())
+        alone_ms, default_ms, balanced_ms = (sum(v) / len(v) for v in cpu_ms.values())
         result["throughput"] = {
             "alone_rps": round(alone_rps, 2),
             "alone_default_rps": round(default_rps, 2),
             "balanced_rps": round(balanced_rps, 2),
             "ratio_balanced_alone": round(balanced_rps / alone_rps, 3),
             "ratio_balanced_alone_default": round(balanced_rps / default_rps, 3),
+            "cpu_ms_per_request": {
+                "alone": round(alone_ms, 1),
+                "alone_default": round(default_ms, 1),
+                "balanced": round(balanced_ms, 1),
+            },
+            "cpu_ratio_balanced_alone_default": round(balanced_ms / default_ms, 3),
             "alone": "instance a by itself (model_instances = 1, like each balanced instance)",
             "alone_default": "one more daemon with model_instances = 0 (every core: a lone host's default)",
             "rounds": {k: [round(v, 2) for v in rps[k]] for k in rps},
+            "cpu_ms_rounds": {k: [round(v, 1) for v in cpu_ms[k]] for k in cpu_ms},
             "seconds": args.measure,
         }
         result["rss_kib_after_balanced"] = {i.name: i.rss_kib() for i in instances}
         log(f"requests/s: alone {alone_rps:.1f} (instance a), alone {default_rps:.1f} (model_instances = 0),", end="")
         print(f" balanced {balanced_rps:.1f}; rounds {result['throughput']['rounds']}", flush=True)
+        log(f"CPU ms per request: alone {alone_ms:.1f}, alone {default_ms:.1f} (model_instances = 0),", end="")
+        print(f" balanced {balanced_ms:.1f} (3 instances + nginx); rounds {result['throughput']['cpu_ms_rounds']}")
 
         # failover: SIGTERM b, later SIGKILL c, then start both again
         a, b, c = instances
@@ -856,6 +896,12 @@ def test(args: argparse.Namespace) -> int:
             f" {t['ratio_balanced_alone']}; alone {t['alone_default_rps']} req/s (model_instances = 0), ratio", end=""
         )
         print(f" {t['ratio_balanced_alone_default']}")
+        cost = t["cpu_ms_per_request"]
+        print(
+            f"CPU per request: balanced {cost['balanced']} ms (3 instances + nginx); alone {cost['alone']} ms", end=""
+        )
+        print(f" (instance a), {cost['alone_default']} ms (model_instances = 0);", end="")
+        print(f" ratio balanced/alone {t['cpu_ratio_balanced_alone_default']}")
     print(f"nginx CPU: {result.get('nginx_cpu_s')} s for {len(through_nginx)} requests", end="")
     print(f" ({result['nginx_cpu_ms_per_request']} ms each)")
     print(f"written: {os.path.relpath(args.result, ROOT)}")
