@@ -32,6 +32,7 @@ Two ways to run the instances and nginx, one driver:
 import argparse
 import asyncio
 import datetime
+import functools
 import http.client
 import json
 import os
@@ -46,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -602,12 +604,22 @@ class Load:
         with self.lock:
             return sum(1 for _, t, ok, _ in self.records if ok and since <= t < until)
 
-    def throughput(self, seconds: float, warmup: float = 2.0) -> float:
-        """Requests per second completed over `seconds`, after `warmup`."""
+    def measure(self, seconds: float, cpu: Callable[[], float], warmup: float = 1.5) -> tuple[float, float]:
+        """(requests/s, CPU milliseconds per request) over `seconds` after `warmup`, where `cpu`
+        reads the CPU seconds used so far by the processes serving the requests. The window runs
+        from the midpoint of one reading to the midpoint of the next."""
         time.sleep(warmup)
-        start = time.monotonic()
+
+        def read() -> tuple[float, float]:
+            before = time.monotonic()
+            used = cpu()
+            return used, (before + time.monotonic()) / 2
+
+        cpu0, t0 = read()
         time.sleep(seconds)
-        return self.count(start, time.monotonic()) / seconds
+        cpu1, t1 = read()
+        done = self.count(t0, t1)
+        return done / (t1 - t0), 1000 * (cpu1 - cpu0) / max(1, done)
 
     def summary(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -703,8 +715,7 @@ def test(args: argparse.Namespace) -> int:
 
         # throughput: the same clients straight to instance a (b and c idle), then through nginx to
         # all three, alternated over `rounds` so that drifting load from others on the machine
-        # weighs on both alike
-        # and the CPU time each request cost the processes that served it (the daemons, plus nginx
+        # weighs on both alike; and the CPU time each request cost the processes that served it (the daemons, plus nginx
         # when balanced): on a machine shared with other work, requests/s follow the share of the
         # CPUs the test gets (three processes get more than one), CPU time per request does not
         rps: dict[str, list[float]] = {"alone": [], "alone_default": [], "balanced": []}
@@ -713,24 +724,19 @@ def test(args: argparse.Namespace) -> int:
         targets = (("alone", a.host, a.port), ("alone_default", d.host, d.port), ("balanced", "127.0.0.1", nginx.port))
         servers: dict[str, list[Daemon]] = {"alone": [a], "alone_default": [d], "balanced": instances}
 
-        def cpu_now(name: str) -> tuple[float, float]:
-            """(CPU seconds of the serving processes, the moment they were read: the midpoint)"""
-            before = time.monotonic()
-            used = sum(x.cpu_seconds() for x in servers[name]) + (nginx.cpu_seconds() if name == "balanced" else 0)
-            return used, (before + time.monotonic()) / 2
+        def cpu_of(name: str) -> float:
+            """CPU seconds so far of the processes that serve `name` (nginx's too when balanced)."""
+            used = sum(x.cpu_seconds() for x in servers[name])
+            return used + nginx.cpu_seconds() if name == "balanced" else used
 
         for _ in range(args.rounds):
             for name, host, port in targets:
                 started.setdefault(name, time.strftime("%H:%M:%S"))
                 run = Load(host, port, args.clients, name, via_nginx=name == "balanced").start()
                 measured.append(run)
-                time.sleep(1.5)  # warm-up: every client has a connection and a request going
-                cpu0, t0 = cpu_now(name)
-                time.sleep(args.measure / args.rounds)
-                cpu1, t1 = cpu_now(name)
-                done = run.count(t0, t1)
-                rps[name].append(done / (t1 - t0))
-                cpu_ms[name].append(1000 * (cpu1 - cpu0) / max(1, done))
+                per_s, per_request = run.measure(args.measure / args.rounds, functools.partial(cpu_of, name))
+                rps[name].append(per_s)
+                cpu_ms[name].append(per_request)
                 run.stop()
         d.stop(signal.SIGTERM)
         alone_rps, default_rps, balanced_rps = (sum(v) / len(v) for v in rps.values())
@@ -949,7 +955,8 @@ def facenapi_check(url: str) -> dict[str, Any]:
 
 def sizing(args: argparse.Namespace) -> int:
     """Images/s per core for each mix: one daemon pinned to one core (model_instances = 0 -> 1 x 1
-    thread), then on every core this process may use; RSS after each."""
+    thread), then on every core this process may use; the daemon's CPU time per image (what a core
+    busy with nothing else serves, even on a machine shared with other work); RSS after each."""
     workdir = tempfile.mkdtemp(prefix="scale-sizing-")
     cpus = sorted(os.sched_getaffinity(0))
     out: dict[str, Any] = {
@@ -965,11 +972,17 @@ def sizing(args: argparse.Namespace) -> int:
         run: dict[str, Any] = {"cores": len(pinned)}
         for mix in MIXES:
             load = Load(inst.host, inst.port, 2 * len(pinned), mix, via_nginx=False, mixes=[mix]).start()
-            rps = load.throughput(args.measure)
+            rps, cpu_ms = load.measure(args.measure, inst.cpu_seconds, warmup=2.0)
             load.stop()
             assert not load.failures, load.failures[:3]
-            run[mix] = {"images_per_s": round(rps, 1), "images_per_s_per_core": round(rps / len(pinned), 1)}
-            log(f"{label}, {mix}: {rps:.1f} images/s, {rps / len(pinned):.1f} per core")
+            run[mix] = {
+                "images_per_s": round(rps, 1),
+                "images_per_s_per_core": round(rps / len(pinned), 1),
+                "cpu_ms_per_image": round(cpu_ms, 1),
+                "images_per_cpu_second": round(1000 / cpu_ms, 1),
+            }
+            log(f"{label}, {mix}: {rps:.1f} images/s, {rps / len(pinned):.1f} per core;", end="")
+            print(f" {cpu_ms:.1f} ms of CPU per image = {1000 / cpu_ms:.1f} images per CPU-second", flush=True)
         run["rss_kib"] = inst.rss_kib()
         log(f"{label}: RSS {run['rss_kib']}")
         inst.stop(signal.SIGTERM)
