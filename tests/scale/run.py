@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -922,13 +923,21 @@ def test(args: argparse.Namespace) -> int:
 
 
 def facenapi_check(url: str) -> dict[str, Any]:
-    """facenapi_plugin's extract() (gae) and enrich() against the balancer URL."""
-    from facenapi_plugin import ExtractionApiExtractor
+    """facenapi_plugin as findface-facenapi loads it (activate() with facenapi's tornado options,
+    extraction_api_url = the balancer, gae on), then ctx.extractor's extract() and enrich()."""
+    from tornado.options import OptionParser
+
+    from facenapi_plugin.plugin import activate
 
     photo = jpeg(astronaut())
+    options = OptionParser()
+    options.define("extraction_api_url", default=url)
+    options.define("gae", default=True)
 
     async def main() -> dict[str, Any]:
-        extractor = ExtractionApiExtractor(extraction_api_url=url, gae=True)
+        ctx = types.SimpleNamespace(extractor="facenapi's built-in extractor")
+        extractor = activate(None, ctx, options)
+        assert ctx.extractor is extractor and extractor.settings.url == url + "/", extractor.settings
         try:
             faces = await extractor.extract(photo)
             again = await extractor.enrich([{"normalized": faces[0]["normalized"]}]) if faces else []
