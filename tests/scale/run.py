@@ -632,6 +632,40 @@ class Load:
         return out
 
 
+class DrainWatch(threading.Thread):
+    """GET /ready every 50 ms on one keep-alive connection to an instance, opened before it is told
+    to stop: what a client holding a connection (nginx's keep-alive) sees during the drain, e.g.
+    ["200 ready", "503 draining", "closed"]."""
+
+    def __init__(self, target: Daemon):
+        super().__init__(daemon=True)
+        self.conn = http.client.HTTPConnection(target.host, target.port, timeout=5)
+        self.seen: list[str] = []
+        self.done = threading.Event()
+        self.poll()
+
+    def poll(self) -> bool:
+        try:
+            self.conn.request("GET", "/ready")
+            response = self.conn.getresponse()
+            entry = f"{response.status} {json.loads(response.read()).get('status')}"
+        except (OSError, http.client.HTTPException, ValueError):
+            entry = "closed"
+        if not self.seen or self.seen[-1] != entry:
+            self.seen.append(entry)
+        return entry != "closed"
+
+    def run(self) -> None:
+        while not self.done.is_set() and self.poll():
+            time.sleep(0.05)
+        self.conn.close()
+
+    def stop(self) -> list[str]:
+        self.done.set()
+        self.join(10)
+        return self.seen
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -796,7 +830,10 @@ def test(args: argparse.Namespace) -> int:
         time.sleep(2)
         rolling = {}
         for i in instances:
+            watch = DrainWatch(i)
+            watch.start()
             code, drained = i.stop(signal.SIGTERM)
+            seen = watch.stop()
             restart = time.monotonic()
             i.start()
             i.wait_ready()
@@ -807,11 +844,13 @@ def test(args: argparse.Namespace) -> int:
                 "drain_s": round(drained, 2),
                 "ready_s": round(ready, 2),
                 "in_rotation_s": round(time.monotonic() - restart, 2),
+                "ready_on_an_open_connection_during_stop": seen,
             }
             if code != 0:
                 problems.append(f"instance {i.name} exited {code} on SIGTERM")
             log(f"rolling: {i.name} exit {code} after {drained:.2f} s, ready {ready:.2f} s after the start, ", end="")
             print(f"nginx sends it requests {rotation:.2f} s later", flush=True)
+            log(f"rolling: {i.name}: GET /ready on a connection opened before the stop: {' -> '.join(seen)}")
         result["rolling"] = rolling
 
         # facenapi plugin against the balancer, under the same load
