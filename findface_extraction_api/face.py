@@ -31,6 +31,8 @@ class Face:
     liveness: float | None = None  # P(real face) from MiniFASNet (models/liveness.py)
     real: bool | None = None  # liveness at the configured threshold
     pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees (headpose.py)
+    eye_openness: tuple[float, float] | None = None  # eyelid gap / eye width, image-left eye first
+    qaa: dict[str, float | bool] | None = None  # ISO-style quality checks by field (qaa.py)
 
     def shifted(self, dx: float, dy: float) -> "Face":
         """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""

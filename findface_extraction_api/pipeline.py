@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from . import headpose, imaging, metrics, normalize, quality
+from . import headpose, imaging, metrics, normalize, qaa, quality
 from .face import Face
 from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
@@ -45,10 +45,11 @@ class Options:
     emotions: bool = False
     liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
     pose: bool = False
+    qaa: bool = False  # ISO-style quality checks (qaa.py); implies pose and emotions
 
     @property
     def needs_crop(self) -> bool:
-        return self.crop or self.facen or self.gender or self.age or self.emotions
+        return self.crop or self.facen or self.gender or self.age or self.emotions or self.qaa
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ class Pipeline:
         """Fill the requested attributes and decisions (batched per model) of faces found in `image`."""
         if not faces:
             return
-        if options.pose:
+        if options.pose or options.qaa:
             for face in faces:
                 face.pose = headpose.estimate(face.landmarks)
         if not options.needs_crop:
@@ -260,10 +261,14 @@ class Pipeline:
             with metrics.stage("age"):
                 for face, age in zip(faces, in_batches(models.age.estimate, crops), strict=True):
                     face.age = float(age)
-        if options.emotions:
+        if options.emotions or options.qaa:
             with metrics.stage("emotions"):
                 for face, emotions in zip(faces, in_batches(models.emotions.classify, crops), strict=True):
                     face.emotions = emotions
+        if options.qaa:
+            with metrics.stage("qaa"):
+                for face in faces:
+                    face.qaa = qaa.assess(image, face)
 
     def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
         """Fill `liveness` (P(real)) and `real` from the original frame."""

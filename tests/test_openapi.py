@@ -285,12 +285,12 @@ def test_every_image_api_service(api, openapi, version):
         {"class": "body", "bbox": [0, 0, 1, 1]},
     ]
     answer = sample(version, objects=objects)
-    for service in ("age-estimator", "gender-estimator", "emotion-estimator"):
+    for service in ("age-estimator", "gender-estimator", "emotion-estimator", "quality-assessment-estimator"):
         for path in {f"/{service}/{version}/process/sample", f"/{service}{prefix}/process/sample"}:
             status, result = call(openapi, api, "POST", path, answer, request=True)
             assert status == 200 and result["objects"][2] == {"class": "body", "bbox": [0, 0, 1, 1]}, result
         answer = result
-    assert {"age", "gender", "emotions"} <= set(answer["objects"][0]) and "age" in answer["objects"][1]
+    assert {"age", "gender", "emotions", "quality"} <= set(answer["objects"][0]) and "age" in answer["objects"][1]
     # verify-matcher: the same face twice (without the image), then a face against itself mirrored.
     template = found["face-detector-template-extractor"]["objects"][0]
     mirrored = call(

@@ -69,6 +69,21 @@ def write_fitter(obj: dict[str, Any], face: Face, frame: Frame) -> None:
         obj["pose"] = {"yaw": yaw, "pitch": pitch, "roll": roll}
 
 
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def write_quality(obj: dict[str, Any], face: Face, frame: Frame) -> None:
+    """v1 (3DiVi's demo and docs): `quality.qaa` with camelCase fields; v2: the Face SDK block's
+    own form, `quality` with snake_case fields (`quality.total_score`)."""
+    checks = face.qaa or {}
+    if frame.version == "v1":
+        obj["quality"] = {"qaa": {camel_case(key): value for key, value in checks.items()}}
+    else:
+        obj["quality"] = dict(checks)
+
+
 def write_template(obj: dict[str, Any], face: Face, frame: Frame) -> None:
     blob = render.vector_base64(face.facen if face.facen is not None else np.zeros(0))
     if frame.version == "v1":
@@ -102,6 +117,7 @@ SERVICES: dict[str, ImageService] = {
     "age-estimator": ImageService(Options(age=True), False, write_age),
     "gender-estimator": ImageService(Options(gender=True), False, write_gender),
     "emotion-estimator": ImageService(Options(emotions=True), False, write_emotions),
+    "quality-assessment-estimator": ImageService(Options(qaa=True), False, write_quality),
 }
 
 
