@@ -57,6 +57,8 @@ def measures(image: np.ndarray, face) -> dict[str, float]:
         "flare": qaa.flare_share(face.normalized),
         "eyeL": eyes[0],
         "eyeR": eyes[1],
+        "irisL": face.eye_openness[0] if face.eye_openness else float("nan"),
+        "irisR": face.eye_openness[1] if face.eye_openness else float("nan"),
         "rot": qaa.max_rotation_deviation(face.pose),
         "noise": qaa.noise_sigma(image, face.box) * qaa.FULL_RANGE / max(qaa.dynamic_range_levels(grey), 16.0),
         "wmark": qaa.watermark_share(grey),

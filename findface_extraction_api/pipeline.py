@@ -20,7 +20,10 @@ from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
+from .models.facemesh import FaceMesh, mesh_roll, roll_of
+from .models.facemesh import pose as facemesh_pose
 from .models.facen import SAME_PERSON_THRESHOLD, FacenExtractor, Match, compare
+from .models.iris import IrisModel
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
 from .models.runtime import Runtime
@@ -29,6 +32,8 @@ T = TypeVar("T")
 Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
 BATCH = 32  # faces per model run: bounds onnxruntime's arena, which keeps its largest allocation
 GOOD_QUALITY = -1.0  # an upright face at least this good makes the turned passes look only for larger faces
+MESH_FACE = 0.5  # FaceMesh's face flag at or above which its mesh (pose, eyes) is used; else the 5 points
+REFIT_ROLL = 5.0  # degrees between the 5-point and the mesh's eye line that make the mesh re-cut level
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ class Options:
     age: bool = False
     emotions: bool = False
     liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
-    pose: bool = False
-    qaa: bool = False  # ISO-style quality checks (qaa.py); implies pose and emotions
+    pose: bool = False  # FaceMesh's 468 points and the head pose from them
+    qaa: bool = False  # ISO-style quality checks (qaa.py); implies pose, Iris eye openness and emotions
 
     @property
     def needs_crop(self) -> bool:
@@ -81,6 +86,8 @@ class Models:
         self.age = AgeEstimator(runtime)
         self.gender = GenderClassifier(runtime)
         self.emotions = EmotionClassifier(runtime)
+        self.facemesh = FaceMesh(runtime)
+        self.iris = IrisModel(runtime)
         # Optional pack: None when the bundle was built without it (see models/liveness.py).
         self.liveness = liveness.LivenessEstimator(runtime) if liveness.available(runtime.bundle) else None
 
@@ -237,8 +244,8 @@ class Pipeline:
         if not faces:
             return
         if options.pose or options.qaa:
-            for face in faces:
-                face.pose = headpose.estimate(face.landmarks)
+            with metrics.stage("mesh"):
+                self._add_mesh(image, faces, eyes=options.qaa)
         if not options.needs_crop:
             return
         crops = []
@@ -269,6 +276,31 @@ class Pipeline:
             with metrics.stage("qaa"):
                 for face in faces:
                     face.qaa = qaa.assess(image, face)
+
+    def _add_mesh(self, image: np.ndarray, faces: list[Face], eyes: bool) -> None:
+        """FaceMesh for each face, cut level with its 5-point eye line (again level with the mesh's
+        own when they disagree by over REFIT_ROLL: shut eyes mislead the 5 points); the pose from
+        the mesh, or from the 5 points where FaceMesh sees no face; with `eyes`, Iris openness."""
+        mesh = self.models.facemesh
+
+        def fit(items: Sequence[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+            return mesh.fit(image, [box for box, _ in items], [roll for _, roll in items])
+
+        rolls = [roll_of(face.landmarks) for face in faces]
+        fitted = in_batches(fit, [(face.box, roll) for face, roll in zip(faces, rolls, strict=True)])
+        again = [i for i, (points, _) in enumerate(fitted) if abs(mesh_roll(points) - rolls[i]) > REFIT_ROLL]
+        for i, refit in zip(
+            again, in_batches(fit, [(faces[i].box, mesh_roll(fitted[i][0])) for i in again]), strict=True
+        ):
+            fitted[i] = refit
+        for face, (points, flag) in zip(faces, fitted, strict=True):
+            face.mesh, face.mesh_flag = points, flag
+            face.pose = facemesh_pose(points) if flag >= MESH_FACE else headpose.estimate(face.landmarks)
+        if eyes:
+            meshed = [face for face in faces if face.mesh is not None and (face.mesh_flag or 0) >= MESH_FACE]
+            openness = in_batches(lambda items: self.models.iris.openness(image, items), [f.mesh for f in meshed])
+            for face, value in zip(meshed, openness, strict=True):
+                face.eye_openness = value
 
     def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
         """Fill `liveness` (P(real)) and `real` from the original frame."""

@@ -59,6 +59,7 @@ EVEN_SCORE = 75.0
 EXPOSURE_RANGE = (40.0, 90.0, 200.0, 240.0)  # median face grey: 0 below/above the outer, 1 inside the inner
 FLARE_SHARE = 0.01
 EYE_OPEN_SCORE = 50.0
+EYE_OPEN_RATIO = 0.18  # Iris eyelid gap / eye width at EYE_OPEN_SCORE (open ~0.4, shut ~0.13: calibrate_qaa.py)
 MAX_ROTATION = 15.0
 MIN_EYES_DISTANCE = 90.0  # ISO/IEC 19794-5 full frontal image: at least 90 px between the eye centres
 FRAME_MARGIN = 0.5  # the token framing: half the face box width/height on each side
@@ -190,12 +191,13 @@ def eye_openness(grey: np.ndarray, model_openness: tuple[float, float] | None) -
     """(image-left eye, image-right eye) openness scores 0..100.
 
     With the Iris model's eyelid gap (`Face.eye_openness`, gap / eye width) the score is that
-    ratio on a 0..0.3 scale. Without it (the 5-point fallback), the share of the eye patch darker
+    ratio on a 0..2 x EYE_OPEN_RATIO scale. Without it (where FaceMesh sees no face), the share of the eye patch darker
     than 60% of the skin just below the eye: an open eye shows its iris and pupil, a shut lid is
     skin with one lash line. Both are about eyelid aperture, not gaze.
     """
     if model_openness is not None:
-        return tuple(100 * clamp(value / 0.3) for value in model_openness)  # type: ignore[return-value]
+        left, right = model_openness
+        return 100 * clamp(left / (2 * EYE_OPEN_RATIO)), 100 * clamp(right / (2 * EYE_OPEN_RATIO))
     scores = []
     width, height = EYE_PATCH
     for x, y in normalize.TEMPLATE[:2]:

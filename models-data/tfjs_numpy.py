@@ -124,6 +124,8 @@ OPS: dict[str, Callable[[Node, list], np.ndarray]] = {
     "_FusedMatMul": lambda n, a: _fused(lambda x, w: _matmul(x, w, n), n, a),
     "Reshape": lambda n, a: a[0].reshape([int(d) for d in a[1]]),
     "ConcatV2": lambda n, a: np.concatenate(a[:-1], axis=int(a[-1])),
+    "Pad": lambda n, a: np.pad(a[0], np.asarray(a[1], np.int64).reshape(-1, 2)),
+    "PadV2": lambda n, a: np.pad(a[0], np.asarray(a[1], np.int64).reshape(-1, 2), constant_values=float(a[2])),
 }
 
 

@@ -475,6 +475,24 @@ def _concat(c: Converter, node: Node) -> None:
     c.define(node, c.emit("Concat", [c.to_tf(n) for n in names], node.name, rank, axis=axis))
 
 
+def _pad(c: Converter, node: Node) -> None:
+    """Pad / PadV2 with constant paddings ([rank, 2] before/after pairs in TF axis order)."""
+    paddings = c.const(node, 1)
+    if paddings is None:
+        raise ValueError(f"{node.name}: the paddings must be constant")
+    value = c.const(node, 2) if node.op == "PadV2" else None
+    x = c.input(node, 0, "as_is")
+    rank = c.rank.get(x)
+    pairs = np.asarray(paddings, np.int64).reshape(-1, 2)
+    nchw = c.is_nchw(x)
+    if nchw:
+        pairs = pairs[list(TO_NCHW)]  # TF axes (N, H, W, C) -> ONNX axes (N, C, H, W)
+    inputs = [x, c.initializer(node.name + "/pads", np.concatenate([pairs[:, 0], pairs[:, 1]]))]
+    if value is not None:
+        inputs.append(c.initializer(node.name + "/value", np.asarray(value, np.float32).reshape(())))
+    c.define(node, c.emit("Pad", inputs, node.name, rank, nchw, mode="constant"))
+
+
 OPS: dict[str, Callable[[Converter, Node], None]] = {
     "Const": _const,
     "Identity": _identity,
@@ -506,6 +524,8 @@ OPS: dict[str, Callable[[Converter, Node], None]] = {
     "_FusedMatMul": lambda c, n: _matmul(c, n, fused=True),
     "Reshape": _reshape,
     "ConcatV2": _concat,
+    "Pad": _pad,
+    "PadV2": _pad,
 }
 
 

@@ -148,7 +148,7 @@ DEGRADATIONS = {
     "blur": ["isSharp"],
     "dark": ["isEvenlyIlluminated", "isDynamicRangeAcceptable"],
     "turned": ["isRotationAcceptable"],
-    "eyes_closed": ["isLeftEyeOpened|isRightEyeOpened"],
+    "eyes_closed": ["isLeftEyeOpened", "isRightEyeOpened"],
     "flare": ["noFlare"],
     "noise": ["isNotNoisy"],
     "watermark": ["!hasWatermark"],
