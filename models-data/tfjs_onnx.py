@@ -493,6 +493,100 @@ def _pad(c: Converter, node: Node) -> None:
     c.define(node, c.emit("Pad", inputs, node.name, rank, nchw, mode="constant"))
 
 
+def _leaky_relu(c: Converter, node: Node) -> None:
+    x = c.input(node, 0, "as_is")
+    c.define(node, _activation(c, node, "LeakyRelu", x, node.name, [], c.is_nchw(x)))
+
+
+def _transpose(c: Converter, node: Node) -> None:
+    """Transpose with a constant perm. The NCHW<->NHWC pairs that ONNX-born graphs (onnx-tf) put
+    around every conv cancel against the layout this converter already holds: a held-NCHW tensor
+    transposed to NCHW is that very tensor (in TF layout), and a TF tensor transposed NCHW->NHWC is
+    itself held NCHW; both become an Identity, which onnxruntime removes."""
+    perm = c.const(node, 1)
+    if perm is None:
+        raise ValueError(f"{node.name}: the permutation must be constant")
+    perm = tuple(int(p) for p in perm)
+    x = c.input(node, 0, "as_is")
+    if c.is_nchw(x) and perm == TO_NCHW:
+        c.define(node, c.emit("Identity", [x], node.name, 4))
+    elif not c.is_nchw(x) and c.rank.get(x) == 4 and perm == TO_NHWC:
+        c.define(node, c.emit("Identity", [x], node.name, 4, nchw=True))
+    else:
+        x = c.to_tf(x)
+        c.define(node, c.emit("Transpose", [x], node.name, c.rank.get(x), perm=list(perm)))
+
+
+def _resize_bilinear(c: Converter, node: Node) -> None:
+    size = c.const(node, 1)
+    if size is None:
+        raise ValueError(f"{node.name}: the output size must be constant")
+    if node.get("align_corners", False):
+        raise ValueError(f"{node.name}: align_corners is not supported")
+    mode = "half_pixel" if node.get("half_pixel_centers", False) else "asymmetric"
+    x = c.input(node, 0, "nchw")
+    shape = c.emit("Shape", [x], node.name + "/shape", 1)
+    starts, ends = (
+        c.initializer("resize/zero", np.array([0], np.int64)),
+        c.initializer("resize/two", np.array([2], np.int64)),
+    )
+    batch_channels = c.emit("Slice", [shape, starts, ends], node.name + "/nc", 1)
+    hw = c.initializer(node.name + "/hw", np.asarray(size, np.int64).reshape(2))
+    sizes = c.emit("Concat", [batch_channels, hw], node.name + "/sizes", 1, axis=0)
+    y = c.emit(
+        "Resize", [x, "", "", sizes], node.name, 4, nchw=True, mode="linear", coordinate_transformation_mode=mode
+    )
+    c.define(node, y)
+
+
+def _split_v(c: Converter, node: Node) -> None:
+    sizes, axis_value = c.const(node, 1), c.const(node, 2)
+    if sizes is None or axis_value is None:
+        raise ValueError(f"{node.name}: split sizes and axis must be constant")
+    x = c.input(node, 0, "as_is")
+    rank = c.rank.get(x)
+    axis = int(axis_value) % rank if rank else int(axis_value)
+    if c.is_nchw(x):
+        axis = NHWC_AXIS_IN_NCHW[axis]
+    split = c.initializer(node.name + "/split", np.asarray(sizes, np.int64))
+    outputs = [f"{node.name}:{i}" for i in range(len(sizes))]
+    c.nodes.append(helper.make_node("Split", [x, split], outputs, name=node.name, axis=axis))
+    for i, name in enumerate(outputs):
+        c.rank[name] = rank
+        if c.is_nchw(x):
+            c.nchw.add(name)
+        c.define(node, name, i)
+
+
+def _sparse_to_dense(indices: np.ndarray, shape: np.ndarray, values: np.ndarray, default: np.ndarray) -> np.ndarray:
+    dense = np.full([int(d) for d in np.atleast_1d(shape)], default, np.asarray(values).dtype)
+    indices = np.asarray(indices, np.int64)
+    dense[tuple(indices.T) if indices.ndim == 2 else indices] = values
+    return dense
+
+
+# Ops evaluated at build time when every input is a constant (shape arithmetic of ONNX-born graphs).
+FOLDABLE: dict[str, Callable[..., np.ndarray]] = {
+    "SparseToDense": _sparse_to_dense,
+    "AddV2": np.add,
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+}
+
+
+def fold_constants(model: TfjsModel) -> TfjsModel:
+    """A copy of `model` where every FOLDABLE node fed only by constants is itself a constant."""
+    weights, nodes = dict(model.weights), []
+    for node in model.nodes:
+        sources = [name for name, _ in node.inputs]
+        if node.op in FOLDABLE and sources and all(name in weights for name in sources):
+            weights[node.name] = np.asarray(FOLDABLE[node.op](*(weights[name] for name in sources)))
+            node = Node(node.name, "Const", [], {})
+        nodes.append(node)
+    return TfjsModel(nodes, weights, model.signature, model.meta)
+
+
 OPS: dict[str, Callable[[Converter, Node], None]] = {
     "Const": _const,
     "Identity": _identity,
@@ -526,6 +620,10 @@ OPS: dict[str, Callable[[Converter, Node], None]] = {
     "ConcatV2": _concat,
     "Pad": _pad,
     "PadV2": _pad,
+    "LeakyRelu": _leaky_relu,
+    "Transpose": _transpose,
+    "ResizeBilinear": _resize_bilinear,
+    "SplitV": _split_v,
 }
 
 
@@ -559,6 +657,7 @@ def convert(
              layout are TF's. Nodes that no output needs are left out.
     A batch dimension of -1 becomes the symbolic "N".
     """
+    model = fold_constants(model)
     c = Converter(model)
     needed = _needed(model, list(outputs))
     graph_inputs = []

@@ -437,3 +437,35 @@ def test_invalid_routes_and_image_requests(api):
     assert status == 405 and json.loads(raw) == {"detail": "Method Not Allowed"}
     status, _, raw = api.request("POST", "/age-estimator/v3/process/sample", b"{}")
     assert status == 404
+
+
+# ---------------------------------------------------------------- body-detector
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_body_detector(api, version, kind):
+    objects = run(api, "body-detector", version, kind)["objects"]
+    assert objects and [o["id"] for o in objects] == list(range(len(objects)))
+    best = objects[0]
+    assert list(best) == ["id", "class", "confidence", "bbox"] and best["class"] == "body"
+    assert 0.35 <= best["confidence"] <= 1 and all(0 <= v <= 1 for v in best["bbox"])
+    confidences = [o["confidence"] for o in objects]
+    assert confidences == sorted(confidences, reverse=True)
+    x1, y1, x2, y2 = pixels(best["bbox"])
+    fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
+    assert x1 <= fx1 and y1 <= fy1 and x2 >= fx2 and y2 >= fy2  # her body's box holds her face
+    assert (y2 - y1) > 2.5 * (fy2 - fy1)
+
+
+def test_body_detector_finds_each_person_and_no_one_in_an_empty_frame(api):
+    canvas = np.full((512, 1024, 3), 120, np.uint8)
+    canvas[:, :512] = astronaut()
+    canvas[:, 512:] = cv2.flip(astronaut(), 1)
+    objects = run(api, "body-detector", "v2", data=png(canvas))["objects"]
+    centres = sorted((o["bbox"][0] + o["bbox"][2]) / 2 for o in objects if o["confidence"] >= 0.5)
+    assert len(centres) == 2 and centres[0] < 0.5 < centres[1], objects
+    assert run(api, "body-detector", "v2", data=png(np.full((480, 640, 3), 128, np.uint8)))["objects"] == []
+    # a body object goes through the face estimators untouched
+    body = objects[0]
+    assert run(api, "age-estimator", "v2", data=png(canvas), objects=[body])["objects"] == [body]

