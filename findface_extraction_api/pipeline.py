@@ -52,6 +52,7 @@ class Options:
     liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
     pose: bool = False  # FaceMesh's 468 points and the head pose from them
     qaa: bool = False  # ISO-style quality checks (qaa.py); implies pose, Iris eye openness and emotions
+    mask: bool = False  # a medical-mask classifier: none ships (MASK_UNAVAILABLE), so always Unsupported
 
     @property
     def needs_crop(self) -> bool:
@@ -66,6 +67,13 @@ class Thresholds:
     real: float = 0.5  # P(real) at or above it is REAL ([liveness] threshold)
     same_person: float = SAME_PERSON_THRESHOLD  # facen cosine at or above it is the same person
     body: float = 0.35  # NanoDet person score at or above it is a body (NanoDet's demo threshold)
+
+
+MASK_UNAVAILABLE = (
+    "mask-estimator is not available: no mask classifier whose weights and licence allow "
+    "redistribution and whose training data have known terms was found in PyPI or npm (see "
+    "docs/imageapi.md); quality-assessment-estimator's notMasked is a documented colour heuristic"
+)
 
 
 class Unsupported(Exception):
@@ -118,6 +126,8 @@ class Pipeline:
         """Unsupported if `options` cannot be answered here; cheap, so adapters call it before queueing."""
         if options.detector not in self.detectors:
             raise Unsupported("detector", f"unknown detector '{options.detector}'")
+        if options.mask:
+            raise Unsupported("mask", MASK_UNAVAILABLE)
         if options.rotate and options.detector != "yunet":
             raise Unsupported("rotate", "auto-rotation works only with the yunet (nnd) detector")
         if options.liveness:

@@ -469,3 +469,13 @@ def test_body_detector_finds_each_person_and_no_one_in_an_empty_frame(api):
     # a body object goes through the face estimators untouched
     body = objects[0]
     assert run(api, "age-estimator", "v2", data=png(canvas), objects=[body])["objects"] == [body]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_mask_estimator_says_it_is_not_available(api, version):
+    status, answer = post(api, f"/mask-estimator/{version}/process/sample", sample(version, objects=GOOD_BOX))
+    assert status == 501, answer
+    (error,) = answer["detail"]
+    assert error["loc"] == ["path", "service"] and "not available" in error["msg"] and "notMasked" in error["msg"]
+    status, answer = post_image(api, f"/mask-estimator/{version}/process/image")
+    assert status == 404 and "process/sample" in answer["detail"]

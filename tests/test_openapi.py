@@ -292,6 +292,9 @@ def test_every_image_api_service(api, openapi, version):
             assert status == 200 and result["objects"][2] == {"class": "body", "bbox": [0, 0, 1, 1]}, result
         answer = result
     assert {"age", "gender", "emotions", "quality"} <= set(answer["objects"][0]) and "age" in answer["objects"][1]
+    for path in {f"/mask-estimator/{version}/process/sample", f"/mask-estimator{prefix}/process/sample"}:
+        status, result = call(openapi, api, "POST", path, answer, request=True)
+        assert status == 501 and "not available" in result["detail"][0]["msg"], result
     # verify-matcher: the same face twice (without the image), then a face against itself mirrored.
     template = found["face-detector-template-extractor"]["objects"][0]
     mirrored = call(

@@ -181,3 +181,32 @@ def test_quality_needs_a_bbox_and_has_no_process_image(api):
         "POST", "/quality-assessment-estimator/process/image", body, {"Content-Type": content_type}
     )
     assert status == 404 and "process/sample" in json.loads(raw)["detail"]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_fitter_quality_age_gender_emotion_chain(api, version):
+    """detector -> fitter -> quality -> age -> gender -> emotion, each answer posted as the next
+    request; every earlier attribute stays in place and the new one is appended."""
+    blob = base64.b64encode(jpeg(astronaut())).decode()
+    body = {"$image": blob} if version == "v1" else {"_image": {"blob": blob, "format": "IMAGE"}}
+    fitted_keys = ["fitter", "angles"] if version == "v1" else ["keypoints", "pose"]
+    keys = ["id", "class", "confidence", "bbox", *fitted_keys]
+    steps = ["face-detector-face-fitter", "quality-assessment-estimator", "age-estimator", "gender-estimator"]
+    for service, added in zip(
+        [*steps, "emotion-estimator"], [None, "quality", "age", "gender", "emotions"], strict=True
+    ):
+        status, _, raw = api.request(
+            "POST",
+            f"/{service}/{version}/process/sample",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 200, raw
+        body = json.loads(raw)
+        if added:
+            keys.append(added)
+        (obj,) = body["objects"]
+        assert list(obj) == keys, (service, list(obj))
+    assert obj["gender"] == "FEMALE" and 20 < obj["age"] < 50 and obj["emotions"][0]["emotion"] == "HAPPY"
+    qaa = obj["quality"]["qaa"] if version == "v1" else obj["quality"]
+    assert qaa[("isNeutralEmotion" if version == "v1" else "is_neutral_emotion")] is False  # she smiles

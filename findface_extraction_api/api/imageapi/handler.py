@@ -55,7 +55,7 @@ class ImageApiHandler(JsonHandler):
             self.probe(data, version)
             try:
                 self.service.pipeline.check(service.options)
-            except pipeline.Unsupported as e:  # the liveness pack is not installed
+            except pipeline.Unsupported as e:  # the liveness pack is not installed; no mask model ships
                 raise ImageApiError(
                     501, [{"loc": ["path", "service"], "msg": str(e), "type": "model_not_installed"}]
                 ) from None

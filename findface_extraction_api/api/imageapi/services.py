@@ -156,6 +156,7 @@ SERVICES: dict[str, ImageService] = {
     "emotion-estimator": ImageService(Options(emotions=True), False, write_emotions),
     "quality-assessment-estimator": ImageService(Options(qaa=True), False, write_quality),
     "body-detector": ImageService(Options(), True, write_nothing, finds="body"),
+    "mask-estimator": ImageService(Options(mask=True), False, write_nothing),  # 501: no model (pipeline.py)
 }
 
 
