@@ -21,6 +21,7 @@ from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
 from .models.facen import SAME_PERSON_THRESHOLD, FacenExtractor, Match, compare
+from .models.faceres import AgeEnsemble, FaceresAge
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
 from .models.runtime import Runtime
@@ -70,16 +71,18 @@ class Unsupported(Exception):
 
 
 class Models:
-    """Every model of the bundle, loaded and checked once."""
+    """Every model of the bundle the configuration uses, loaded and checked once."""
 
-    def __init__(self, runtime: Runtime, workers: int = 1):
+    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "ensemble"):
+        """`age` and `emotions` are the [age] and [emotions] `model` settings (config.spec lists the values)."""
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
         self.facen = FacenExtractor(runtime)
-        self.age = AgeEstimator(runtime)
+        cydral = AgeEstimator(runtime)
+        self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
-        self.emotions = EmotionClassifier(runtime)
+        self.emotions = EmotionClassifier(runtime, emotions)
         # Optional pack: None when the bundle was built without it (see models/liveness.py).
         self.liveness = liveness.LivenessEstimator(runtime) if liveness.available(runtime.bundle) else None
 
