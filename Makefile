@@ -58,8 +58,10 @@ $(VENV)/.eval-installed: $(VENV)/.installed requirements-eval.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-eval.txt
 	touch $@
 
+# The opt-in age ensemble ([age] model = cydral+faceres) is measured on UTKFace too: docs/accuracy/age-option/.
 eval: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py
+	$(VENV)/bin/python eval/run.py --only utkface --config age.model=cydral+faceres --out docs/accuracy/age-option
 
 eval-quick: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py --quick

@@ -53,6 +53,26 @@ def throughput(client, data, clients, requests, **params):
     return requests / (time.perf_counter() - start)
 
 
+def per_face_ms(client, rounds, **params):
+    """Milliseconds one face adds for `params`: (6 faces with them - 6 faces detect only) / 6."""
+    six = frame(6)
+    return (timed(client, six, rounds, **params) - timed(client, six, rounds)) / 6
+
+
+def model_options(tmp, rounds):
+    """Per-face cost of the [age] and [emotions] model settings: the default daemon's choice and the
+    other one (a second daemon), need_age and need_emotions each measured alone on 6 faces."""
+    costs = {}
+    for age, emotions in (("cydral", "ensemble"), ("cydral+faceres", "mini-xception")):
+        daemon = Daemon(Path(tmp), age={"model": age}, emotions={"model": emotions})
+        try:
+            costs[f"age, {age}"] = per_face_ms(daemon.client, rounds, need_age=True)
+            costs[f"emotions, {emotions}"] = per_face_ms(daemon.client, rounds, need_emotions=True)
+        finally:
+            daemon.stop()
+    return costs
+
+
 def memory_kib(pid):
     fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
     return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
@@ -61,7 +81,12 @@ def memory_kib(pid):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--only-model-options", action="store_true", help="only the per-face cost of each model option")
     args = parser.parse_args()
+    if args.only_model_options:
+        with tempfile.TemporaryDirectory() as tmp:
+            report_options(model_options(tmp, args.rounds))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         daemon = Daemon(Path(tmp))
         try:
@@ -86,6 +111,7 @@ def main():
             memory = memory_kib(daemon.process.pid)
         finally:
             daemon.stop()
+        options = model_options(tmp, args.rounds)
     ratios = {
         "all attributes / detect only (1 face)": ms["1 face, all attributes"] / ms["1 face, detect only"],
         "6 faces / 1 face (all attributes)": ms["6 faces, all attributes"] / ms["1 face, all attributes"],
@@ -101,13 +127,26 @@ def main():
     print(f"  daemon memory: RSS {memory['VmRSS'] / 1024:.0f} MiB, peak {memory['VmHWM'] / 1024:.0f} MiB")
     for name, value in ratios.items():
         print(f"  ratio {name:40s} {value:5.2f}")
+    report_options(options)
     os.makedirs("build", exist_ok=True)
     with open("build/bench.json", "w") as f:
         json.dump(
-            {"latency_ms": ms, "throughput_rps": {"1": rps_1, "4": rps_4}, "memory_kib": memory, "ratios": ratios},
+            {
+                "latency_ms": ms,
+                "throughput_rps": {"1": rps_1, "4": rps_4},
+                "memory_kib": memory,
+                "ratios": ratios,
+                "model_option_ms_per_face": options,
+            },
             f,
             indent=2,
         )
+
+
+def report_options(costs):
+    print("  per-face cost of each model option (6 faces, that attribute alone, minus detection):")
+    for name, value in costs.items():
+        print(f"    {name:34s} {value:6.1f} ms/face")
 
 
 if __name__ == "__main__":

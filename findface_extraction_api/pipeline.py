@@ -24,6 +24,7 @@ from .models.emotions import EmotionClassifier
 from .models.facemesh import FaceMesh, mesh_roll, roll_of
 from .models.facemesh import pose as facemesh_pose
 from .models.facen import SAME_PERSON_THRESHOLD, FacenExtractor, Match, compare
+from .models.faceres import AgeEnsemble, FaceresAge
 from .models.iris import IrisModel
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
@@ -86,16 +87,18 @@ class Unsupported(Exception):
 
 
 class Models:
-    """Every model of the bundle, loaded and checked once."""
+    """Every model of the bundle the configuration uses, loaded and checked once."""
 
-    def __init__(self, runtime: Runtime, workers: int = 1):
+    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "ensemble"):
+        """`age` and `emotions` are the [age] and [emotions] `model` settings (config.spec lists the values)."""
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
         self.facen = FacenExtractor(runtime)
-        self.age = AgeEstimator(runtime)
+        cydral = AgeEstimator(runtime)
+        self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
-        self.emotions = EmotionClassifier(runtime)
+        self.emotions = EmotionClassifier(runtime, emotions)
         self.facemesh = FaceMesh(runtime)
         self.iris = IrisModel(runtime)
         self.bodies = BodyDetector(runtime)

