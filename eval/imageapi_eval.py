@@ -9,6 +9,9 @@
   they are and with both eyes inpainted shut (`testing.degraded(..., "eyes_closed")` at the
   fitter's own points). Reported: AUC of min(left, right) openness score, open vs shut, and
   the share of each flagged as not open at the shipped threshold.
+- notMasked (a colour heuristic; no mask model ships): the same faces with a synthetic
+  light-blue surgical mask drawn over nose and mouth (`testing.degraded(..., "mask")`): AUC of
+  notMaskedScore, clean vs masked, and the share of each flagged as masked.
 - Body detector: COCO val2017 images of lightly-ai/coco128_yolo (GitHub, commit 6d6f7a0;
   `images/val2017` + `object_detection/labels/val2017`, YOLO boxes, class 0 = person; COCO
   annotations CC BY 4.0, images under their Flickr terms; not in NanoDet's training split),
@@ -82,6 +85,8 @@ def lfw_faces(count):
 def faces_section(post, count):
     poses, mirrored, turned, open_scores, shut_scores = [], [], [], [], []
     open_flags, shut_flags = [], []
+    mask_scores: dict[str, list[float]] = {"clean": [], "masked": []}
+    mask_flags: dict[str, list[bool]] = {"clean": [], "masked": []}
     for image in lfw_faces(count):
         face = fitted(post, image)
         if face is None:
@@ -103,6 +108,13 @@ def faces_section(post, count):
             if q is not None:
                 scores.append(min(q["left_eye_openness_score"], q["right_eye_openness_score"]))
                 flags.append(not (q["is_left_eye_opened"] and q["is_right_eye_opened"]))
+                if img is image:
+                    mask_scores["clean"].append(q["not_masked_score"])
+                    mask_flags["clean"].append(not q["not_masked"])
+        q = quality(post, degraded(image, "mask", points=points), face)
+        if q is not None:
+            mask_scores["masked"].append(q["not_masked_score"])
+            mask_flags["masked"].append(not q["not_masked"])
     pose, mirror, turn = np.array(poses), np.array(mirrored), np.array(turned)
     return {
         "faces": len(pose),
@@ -121,6 +133,11 @@ def faces_section(post, count):
             "median_score_shut": float(np.median(shut_scores)),
             "flagged_not_open_among_open": float(np.mean(open_flags)),
             "flagged_not_open_among_shut": float(np.mean(shut_flags)),
+        },
+        "not_masked_heuristic": {
+            "auc_clean_vs_synthetic_mask": auc(mask_scores["clean"], mask_scores["masked"]),
+            "flagged_masked_among_clean": float(np.mean(mask_flags["clean"])),
+            "flagged_masked_among_masked": float(np.mean(mask_flags["masked"])),
         },
     }
 
