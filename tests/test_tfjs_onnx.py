@@ -1,6 +1,7 @@
 """models-data/tfjs_onnx.py on a small hand-written TFJS graph: the ops and weight encodings
 the two bundled TFJS models do not exercise (PReLU, Relu6, AvgPool, ConcatV2, Reshape, float16
-and uint8 weights), checked against the numpy TF-semantics reference (tfjs_numpy.py)."""
+and uint8 weights) and the Relu/Minimum/Maximum -> Clip fusion, checked against the numpy
+TF-semantics reference (tfjs_numpy.py)."""
 
 import base64
 import json
@@ -49,6 +50,8 @@ def _graph(rng):
         "shape": np.array([-1, 8], np.int32),
         "dense": rng.normal(0, 0.3, (8, 5)).astype(np.float32),
         "bias": rng.normal(0, 0.1, 5).astype(np.float32),
+        "six": np.array(6, np.float32),
+        "zero": np.array(0, np.float32),
     }
     same = "SAME"
     s1, s2 = [1, 1, 1, 1], [1, 2, 2, 1]
@@ -62,7 +65,10 @@ def _graph(rng):
          "attr": _attr(strides=s1, padding=same, data_format="NHWC")},
         {"name": "r6", "op": "Relu6", "input": ["d1"]},
         {"name": "ap", "op": "AvgPool", "input": ["r6"], "attr": _attr(ksize=[1, 3, 3, 1], strides=s2, padding=same)},
-        {"name": "mp", "op": "MaxPool", "input": ["r6"], "attr": _attr(ksize=[1, 2, 2, 1], strides=s2, padding=same)},
+        {"name": "r", "op": "Relu", "input": ["d1"]},  # Keras's ReLU6: relu, then clip_by_value
+        {"name": "mn", "op": "Minimum", "input": ["r", "six"]},
+        {"name": "mx", "op": "Maximum", "input": ["mn", "zero"]},
+        {"name": "mp", "op": "MaxPool", "input": ["mx"], "attr": _attr(ksize=[1, 2, 2, 1], strides=s2, padding=same)},
         {"name": "cat", "op": "ConcatV2", "input": ["ap", "mp", "axis"]},
         {"name": "m", "op": "Mean", "input": ["cat", "mean_axes"], "attr": _attr(keep_dims=False)},
         {"name": "flat", "op": "Reshape", "input": ["m", "shape"]},
@@ -106,6 +112,8 @@ def test_synthetic_graph_matches_the_numpy_reference(encodings):
         assert np.abs(model.weights["dense"] - weights["dense"]).max() <= (np.ptp(weights["dense"]) / 255) / 2 + 1e-6
     onnx_model = tfjs_onnx.convert(model, {"x": ("x", "NHWC")}, {"out": "p", "c1": "features"}, "synthetic")
     check(onnx_model, "synthetic")
+    ops = [n.op_type for n in onnx_model.graph.node]
+    assert ops.count("Clip") == 2 and "Min" not in ops and "Max" not in ops  # Relu6 and the fused chain
     x = rng.uniform(-1, 1, (3, 9, 9, 3)).astype(np.float32)
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = session.run(None, {"x": x})
