@@ -93,7 +93,7 @@ test-browser: models
 	$(VENV)/bin/python -m pytest tests/test_browser.py -m browser -q
 
 # The hostile-input battery: >= 2,000 generated cases over both protocols, plus a 64-client mixed
-# load, slow clients and an upload burst (figures in build/robustness.json). Not yet in .ci/run:
-# it still reports open defects (raw-HTTP 400s without JSON, a few specific cases).
+# load, slow clients and an upload burst (figures in build/robustness.json); about 8 minutes, run
+# by .ci/run. `make test` runs a quick, category-balanced subset of the same corpus.
 test-robustness: models
 	FFEA_ROBUSTNESS=full $(VENV)/bin/python -m pytest tests/test_robustness.py -q
