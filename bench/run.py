@@ -82,6 +82,36 @@ def model_options(rounds):
     return {name: seconds * 1000 / len(faces) for name, seconds in best.items()}
 
 
+def imageapi_costs(rounds):
+    """Cost of the Image API's own models, in-process on one thread, on the 6-face 1280x720 frame:
+    FaceMesh and Iris per face, the quality checks alone (qaa.assess) per face, NanoDet per frame;
+    each the fastest of `rounds` interleaved runs (see model_options for why the fastest)."""
+    from findface_extraction_api import qaa
+    from findface_extraction_api.models.facemesh import roll_of
+    from findface_extraction_api.models.runtime import Bundle, Runtime
+    from findface_extraction_api.pipeline import Models, Options, Pipeline
+    from findface_extraction_api.testing import BUNDLE
+
+    models = Models(Runtime(Bundle(BUNDLE), threads=1))
+    image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
+    faces = Pipeline(models).extract(image, Options(qaa=True))
+    boxes, rolls = [f.box for f in faces], [roll_of(f.landmarks) for f in faces]
+    meshes = [f.mesh for f in faces]
+    calls = {
+        "FaceMesh, per face": (lambda: models.facemesh.fit(image, boxes, rolls), len(faces)),
+        "Iris (both eyes), per face": (lambda: models.iris.openness(image, meshes), len(faces)),
+        "quality checks (qaa.assess), per face": (lambda: [qaa.assess(image, f) for f in faces], len(faces)),
+        "NanoDet body detection, per frame": (lambda: models.bodies.detect(image, 0.35), 1),
+    }
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds + 1):  # the first round warms up
+        for name, (call, count) in calls.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], (time.perf_counter() - start) / count)
+    return {name: seconds * 1000 for name, seconds in best.items()}
+
+
 def memory_kib(pid):
     fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
     return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
@@ -91,9 +121,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--only-model-options", action="store_true", help="only the per-face cost of each model option")
+    parser.add_argument("--only-imageapi", action="store_true", help="only the cost of the Image API's own models")
     args = parser.parse_args()
     if args.only_model_options:
         report_options(model_options(args.rounds))
+        return
+    if args.only_imageapi:
+        report_imageapi(imageapi_costs(args.rounds))
         return
     with tempfile.TemporaryDirectory() as tmp:
         daemon = Daemon(Path(tmp))
@@ -120,6 +154,7 @@ def main():
         finally:
             daemon.stop()
     options = model_options(args.rounds)
+    imageapi = imageapi_costs(args.rounds)
     ratios = {
         "all attributes / detect only (1 face)": ms["1 face, all attributes"] / ms["1 face, detect only"],
         "6 faces / 1 face (all attributes)": ms["6 faces, all attributes"] / ms["1 face, all attributes"],
@@ -136,6 +171,7 @@ def main():
     for name, value in ratios.items():
         print(f"  ratio {name:40s} {value:5.2f}")
     report_options(options)
+    report_imageapi(imageapi)
     os.makedirs("build", exist_ok=True)
     with open("build/bench.json", "w") as f:
         json.dump(
@@ -145,6 +181,7 @@ def main():
                 "memory_kib": memory,
                 "ratios": ratios,
                 "model_option_ms_per_face": options,
+                "imageapi_model_ms": imageapi,
             },
             f,
             indent=2,
@@ -155,6 +192,12 @@ def report_options(costs):
     print("  per-face cost of each model option (in-process, 1 thread, 6 faces, fastest run):")
     for name, value in costs.items():
         print(f"    {name:34s} {value:6.1f} ms/face")
+
+
+def report_imageapi(costs):
+    print("  Image API models (in-process, 1 thread, 6-face 1280x720 frame, fastest run):")
+    for name, value in costs.items():
+        print(f"    {name:40s} {value:6.1f} ms")
 
 
 if __name__ == "__main__":
