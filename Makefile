@@ -53,13 +53,18 @@ bench: models
 	$(VENV)/bin/python bench/run.py
 
 # Accuracy on the research-only benchmarks in ../shared/eval-data, through the HTTP API
-# (eval/run.py): report in docs/accuracy/. eval-quick: the CI subset, report in build/eval-quick/.
+# (eval/run.py): report in docs/accuracy/; then the Image API's fitter pose consistency, eye-openness
+# separation and body-detector recall/precision (eval/imageapi_eval.py -> docs/accuracy/imageapi.json).
+# eval-quick: the CI subset, report in build/eval-quick/.
 $(VENV)/.eval-installed: $(VENV)/.installed requirements-eval.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-eval.txt
 	touch $@
 
+# The opt-in age ensemble ([age] model = cydral+faceres) is measured on UTKFace too: docs/accuracy/age-option/.
 eval: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py
+	$(VENV)/bin/python eval/imageapi_eval.py
+	$(VENV)/bin/python eval/run.py --only utkface --config age.model=cydral+faceres --out docs/accuracy/age-option
 
 eval-quick: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py --quick

@@ -53,6 +53,65 @@ def throughput(client, data, clients, requests, **params):
     return requests / (time.perf_counter() - start)
 
 
+def model_options(rounds):
+    """Per-face cost of each [age] and [emotions] model setting, in-process on one thread (as each of
+    the daemon's default instances runs): the model calls alone on 6 normalized faces, each option
+    the fastest of `rounds` runs, all options interleaved. HTTP, detection and the machine's other
+    load swing a whole request by more than the 1-2 ms an emotion network costs; the fastest run
+    of the bare calls is the one other work disturbed least."""
+    from findface_extraction_api.models.runtime import Bundle, Runtime
+    from findface_extraction_api.pipeline import Models, Options, Pipeline
+    from findface_extraction_api.testing import BUNDLE
+
+    runtime = Runtime(Bundle(BUNDLE), threads=1)
+    default, other = Models(runtime), Models(runtime, age="cydral+faceres", emotions="mini-xception")
+    image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
+    faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
+    calls = {
+        "age, cydral (default)": default.age.estimate,
+        "age, cydral+faceres": other.age.estimate,
+        "emotions, ensemble (default)": default.emotions.classify,
+        "emotions, mini-xception": other.emotions.classify,
+    }
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds + 1):  # the first round warms up
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call(faces)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: seconds * 1000 / len(faces) for name, seconds in best.items()}
+
+
+def imageapi_costs(rounds):
+    """Cost of the Image API's own models, in-process on one thread, on the 6-face 1280x720 frame:
+    FaceMesh and Iris per face, the quality checks alone (qaa.assess) per face, NanoDet per frame;
+    each the fastest of `rounds` interleaved runs (see model_options for why the fastest)."""
+    from findface_extraction_api import qaa
+    from findface_extraction_api.models.facemesh import roll_of
+    from findface_extraction_api.models.runtime import Bundle, Runtime
+    from findface_extraction_api.pipeline import Models, Options, Pipeline
+    from findface_extraction_api.testing import BUNDLE
+
+    models = Models(Runtime(Bundle(BUNDLE), threads=1))
+    image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
+    faces = Pipeline(models).extract(image, Options(qaa=True))
+    boxes, rolls = [f.box for f in faces], [roll_of(f.landmarks) for f in faces]
+    meshes = [f.mesh for f in faces]
+    calls = {
+        "FaceMesh, per face": (lambda: models.facemesh.fit(image, boxes, rolls), len(faces)),
+        "Iris (both eyes), per face": (lambda: models.iris.openness(image, meshes), len(faces)),
+        "quality checks (qaa.assess), per face": (lambda: [qaa.assess(image, f) for f in faces], len(faces)),
+        "NanoDet body detection, per frame": (lambda: models.bodies.detect(image, 0.35), 1),
+    }
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds + 1):  # the first round warms up
+        for name, (call, count) in calls.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], (time.perf_counter() - start) / count)
+    return {name: seconds * 1000 for name, seconds in best.items()}
+
+
 def memory_kib(pid):
     fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
     return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
@@ -61,7 +120,15 @@ def memory_kib(pid):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--only-model-options", action="store_true", help="only the per-face cost of each model option")
+    parser.add_argument("--only-imageapi", action="store_true", help="only the cost of the Image API's own models")
     args = parser.parse_args()
+    if args.only_model_options:
+        report_options(model_options(args.rounds))
+        return
+    if args.only_imageapi:
+        report_imageapi(imageapi_costs(args.rounds))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         daemon = Daemon(Path(tmp))
         try:
@@ -86,6 +153,8 @@ def main():
             memory = memory_kib(daemon.process.pid)
         finally:
             daemon.stop()
+    options = model_options(args.rounds)
+    imageapi = imageapi_costs(args.rounds)
     ratios = {
         "all attributes / detect only (1 face)": ms["1 face, all attributes"] / ms["1 face, detect only"],
         "6 faces / 1 face (all attributes)": ms["6 faces, all attributes"] / ms["1 face, all attributes"],
@@ -101,13 +170,34 @@ def main():
     print(f"  daemon memory: RSS {memory['VmRSS'] / 1024:.0f} MiB, peak {memory['VmHWM'] / 1024:.0f} MiB")
     for name, value in ratios.items():
         print(f"  ratio {name:40s} {value:5.2f}")
+    report_options(options)
+    report_imageapi(imageapi)
     os.makedirs("build", exist_ok=True)
     with open("build/bench.json", "w") as f:
         json.dump(
-            {"latency_ms": ms, "throughput_rps": {"1": rps_1, "4": rps_4}, "memory_kib": memory, "ratios": ratios},
+            {
+                "latency_ms": ms,
+                "throughput_rps": {"1": rps_1, "4": rps_4},
+                "memory_kib": memory,
+                "ratios": ratios,
+                "model_option_ms_per_face": options,
+                "imageapi_model_ms": imageapi,
+            },
             f,
             indent=2,
         )
+
+
+def report_options(costs):
+    print("  per-face cost of each model option (in-process, 1 thread, 6 faces, fastest run):")
+    for name, value in costs.items():
+        print(f"    {name:34s} {value:6.1f} ms/face")
+
+
+def report_imageapi(costs):
+    print("  Image API models (in-process, 1 thread, 6-face 1280x720 frame, fastest run):")
+    for name, value in costs.items():
+        print(f"    {name:40s} {value:6.1f} ms")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ RESTART_KEYS = {
     "listen",
     "models_root",
     "model_instances",
+    "age.model",
+    "emotions.model",
     "metrics.enabled",
     "metrics.listen",
     "limits.header_timeout",
@@ -80,7 +82,9 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        self.pipeline = Pipeline(Models(Runtime(self.bundle, self.threads), workers=self.instances))
+        runtime = Runtime(self.bundle, self.threads)
+        models = Models(runtime, self.instances, age=settings.age_model, emotions=settings.emotions_model)
+        self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
             log.warning(
                 "liveness: not installed (need_liveness and face-detector-liveness-estimator will "
