@@ -342,7 +342,7 @@ if [ -n "$live_deb" ]; then
     ct "apt-get install -y -q /root/$(basename "$live_deb")" > "$WORK/apt-liveness.log" 2>&1 \
         || { tail -20 "$WORK/apt-liveness.log"; fail "apt-get install findface-data-liveness failed"; }
     ct 'dpkg-divert --list findface-data-liveness' | sed 's/^/    /'
-    # postinst restarted the running instance (try-restart returns once it is ready again)
+    # postinst restarted the running instance (systemctl restart returns once it is ready again)
     answer=$(liveness live-installed.json)
     echo "$answer" | /usr/bin/python3 -c 'import json, sys; l = json.load(sys.stdin)
 assert 0 <= l["score"] <= 1 and l["value"] in ("REAL", "FAKE"), l' || fail "need_liveness with findface-data-liveness: $answer"
