@@ -81,16 +81,21 @@ clean:
 # --- Debian packages and their install test (docs/install.md) ---
 # make deb       dist/findface-extraction-api_*.deb + dist/findface-data_*.deb, lintian-checked;
 #                installs its build dependencies when missing (root or sudo)
-# make test-deb  installs both packages in a booted Debian 12 container (debootstrap +
-#                systemd-nspawn) and runs the service end to end; skips with a reason when
-#                the machine cannot (not root, no network, no nspawn)
+# make deb LIVENESS_PACK=../shared/models/minifasnet
+#                also dist/findface-data-liveness_*.deb, the optional liveness models from that
+#                pack (models-data/README.md); without it no package contains them
+# make test-deb  installs the packages in a booted Debian 12 container (debootstrap +
+#                systemd-nspawn) and runs the service end to end, findface-data-liveness too
+#                when dist/ has it (LIVENESS_PACK=DIR: when it has to build, it builds that);
+#                skips with a reason when the machine cannot (not root, no network, no nspawn)
+LIVENESS_PACK ?=
 .PHONY: deb test-deb
 
 deb: models
-	packaging/build-deb.sh
+	LIVENESS_PACK="$(LIVENESS_PACK)" packaging/build-deb.sh
 
 test-deb:
-	packaging/test-deb.sh
+	LIVENESS_PACK="$(LIVENESS_PACK)" packaging/test-deb.sh
 
 # The demo page in a real headless browser: installs Debian's chromium and chromium-driver and
 # selenium into the venv when missing; screenshot in build/demo-screenshot.png.
