@@ -250,7 +250,7 @@ def against_baseline(s, baseline):
         "## Against the default configuration",
         "",
         f"The same sections of `docs/accuracy/report.json` ({configuration}, written {baseline['written']}), "
-        "measured the same way by the same `make eval`.",
+        "measured the same way on the same data.",
         "",
         table(
             ("figure", "default configuration", "this configuration"),
