@@ -25,12 +25,17 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def write(report, out, baseline=None):
-    """`baseline`: the default configuration's report.json (a dict), shown beside an option's figures."""
+def write(report, out, baseline=None, baseline_path=None):
+    """`baseline`: the default configuration's report.json (a dict, read from `baseline_path`), shown
+    beside an option's figures."""
     out.mkdir(parents=True, exist_ok=True)
     report = dict(report, written=time.strftime("%Y-%m-%d %H:%M"))
     if baseline is not None:
-        report["baseline"] = {"written": baseline["written"], "configuration": baseline.get("configuration") or []}
+        report["baseline"] = {
+            "report": str(baseline_path),
+            "written": baseline["written"],
+            "configuration": baseline.get("configuration") or [],
+        }
     plots = make_plots(report, out)
     clean = strip_private(report)
     (out / "report.json").write_text(json.dumps(clean, indent=1) + "\n")
@@ -175,7 +180,7 @@ def markdown(r, plots, baseline=None):
     ]
     md += summary(s)
     if baseline is not None:
-        md += against_baseline(s, baseline)
+        md += against_baseline(s, baseline, r["baseline"]["report"])
     for name, fn in (
         ("lfw", lfw_md),
         ("detection", detection_md),
@@ -241,7 +246,7 @@ def summary_rows(s):
     return rows
 
 
-def against_baseline(s, baseline):
+def against_baseline(s, baseline, path):
     """This configuration's figures beside the default configuration's, for the sections run here."""
     b = {k: v for k, v in baseline["sections"].items() if k in s}
     default = {row[0]: row[1] for row in summary_rows(b)}
@@ -249,7 +254,7 @@ def against_baseline(s, baseline):
     md = [
         "## Against the default configuration",
         "",
-        f"The same sections of `docs/accuracy/report.json` ({configuration}, written {baseline['written']}), "
+        f"The same sections of `{path}` ({configuration}, written {baseline['written']}), "
         "measured the same way on the same data.",
         "",
         table(

@@ -652,7 +652,7 @@ def main():
                 report = go(daemon.client)
             finally:
                 daemon.stop()
-    accuracy_report.write(report, out, baseline)
+    accuracy_report.write(report, out, baseline, args.baseline)
     print(f"report: {out / 'report.md'} ({report['total_seconds']:.0f} s)", file=sys.stderr)
 
 
