@@ -66,11 +66,16 @@ $(VENV)/.eval-installed: $(VENV)/.installed requirements-eval.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-eval.txt
 	touch $@
 
-# The opt-in age ensemble ([age] model = cydral+faceres) is measured on UTKFace too: docs/accuracy/age-option/.
+# The opt-in model settings are measured too, each beside the default's figures (--baseline):
+# [age] model = cydral+faceres on UTKFace (docs/accuracy/age-option/), [emotions] model = ensemble
+# on FER2013 and CK+ (docs/accuracy/emotion-option/).
 eval: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py
 	$(VENV)/bin/python eval/imageapi_eval.py
-	$(VENV)/bin/python eval/run.py --only utkface --config age.model=cydral+faceres --out docs/accuracy/age-option
+	$(VENV)/bin/python eval/run.py --only utkface --config age.model=cydral+faceres \
+		--baseline docs/accuracy/report.json --out docs/accuracy/age-option
+	$(VENV)/bin/python eval/run.py --only fer2013,ckplus --config emotions.model=ensemble \
+		--baseline docs/accuracy/report.json --out docs/accuracy/emotion-option
 
 eval-quick: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py --quick

@@ -64,14 +64,14 @@ def model_options(rounds):
     from findface_extraction_api.testing import BUNDLE
 
     runtime = Runtime(Bundle(BUNDLE), threads=1)
-    default, other = Models(runtime), Models(runtime, age="cydral+faceres", emotions="mini-xception")
+    default, other = Models(runtime), Models(runtime, age="cydral+faceres", emotions="ensemble")
     image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
     faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
     calls = {
         "age, cydral (default)": default.age.estimate,
         "age, cydral+faceres": other.age.estimate,
-        "emotions, ensemble (default)": default.emotions.classify,
-        "emotions, mini-xception": other.emotions.classify,
+        "emotions, mini-xception (default)": default.emotions.classify,
+        "emotions, ensemble": other.emotions.classify,
     }
     best = dict.fromkeys(calls, float("inf"))
     for _ in range(rounds + 1):  # the first round warms up

@@ -25,13 +25,21 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def write(report, out):
+def write(report, out, baseline=None, baseline_path=None):
+    """`baseline`: the default configuration's report.json (a dict, read from `baseline_path`), shown
+    beside an option's figures."""
     out.mkdir(parents=True, exist_ok=True)
     report = dict(report, written=time.strftime("%Y-%m-%d %H:%M"))
+    if baseline is not None:
+        report["baseline"] = {
+            "report": str(baseline_path),
+            "written": baseline["written"],
+            "configuration": baseline.get("configuration") or [],
+        }
     plots = make_plots(report, out)
     clean = strip_private(report)
     (out / "report.json").write_text(json.dumps(clean, indent=1) + "\n")
-    (out / "report.md").write_text(markdown(clean, plots))
+    (out / "report.md").write_text(markdown(clean, plots, baseline))
 
 
 def strip_private(value):
@@ -152,7 +160,7 @@ def recommended_emotion_way(section):
 # ---------------------------------------------------------------- markdown
 
 
-def markdown(r, plots):
+def markdown(r, plots, baseline=None):
     s = r["sections"]
     d = r.get("daemon") or {}
     t = r["transport"]
@@ -171,6 +179,8 @@ def markdown(r, plots):
         "",
     ]
     md += summary(s)
+    if baseline is not None:
+        md += against_baseline(s, baseline, r["baseline"]["report"])
     for name, fn in (
         ("lfw", lfw_md),
         ("detection", detection_md),
@@ -186,6 +196,10 @@ def markdown(r, plots):
 
 
 def summary(s):
+    return ["## Summary", "", table(("figure", "measured", "issue's floor", "reference"), summary_rows(s)), ""]
+
+
+def summary_rows(s):
     rows = []
     if "lfw" in s:
         rows.append(
@@ -229,7 +243,78 @@ def summary(s):
                 "",
             )
         )
-    return ["## Summary", "", table(("figure", "measured", "issue's floor", "reference"), rows), ""]
+    return rows
+
+
+def against_baseline(s, baseline, path):
+    """This configuration's figures beside the default configuration's, for the sections run here."""
+    b = {k: v for k, v in baseline["sections"].items() if k in s}
+    default = {row[0]: row[1] for row in summary_rows(b)}
+    configuration = ", ".join(f"`{c}`" for c in baseline.get("configuration") or []) or "default configuration"
+    md = [
+        "## Against the default configuration",
+        "",
+        f"The same sections of `{path}` ({configuration}, written {baseline['written']}), "
+        "measured the same way on the same data.",
+        "",
+        table(
+            ("figure", "default configuration", "this configuration"),
+            [(row[0], default.get(row[0], "–"), row[1]) for row in summary_rows(s)],
+        ),
+        "",
+    ]
+    if all(k in s and k in b for k in ("fer2013", "ckplus")):
+        md += emotion_comparison(b, s)
+    if "utkface" in s and "utkface" in b:
+        bands = s["utkface"]["nnd"]["by_band"]
+        md += [
+            "Age MAE by band (nnd), years:",
+            "",
+            table(
+                ("band", "default configuration", "this configuration"),
+                [
+                    (k, f"{b['utkface']['nnd']['by_band'][k]['age_mae']:.2f}", f"{x['age_mae']:.2f}")
+                    for k, x in bands.items()
+                ],
+            ),
+            "",
+        ]
+    return md
+
+
+def emotion_comparison(b, s):
+    """Per-class recalls (square) beside the default's: where an emotion setting gains and loses."""
+    fer = [x["fer2013"]["square"] for x in (b, s)]
+    ck = [x["ckplus"]["square"] for x in (b, s)]
+    majority = ck[1]["per_sequence_majority"]
+    sequences = dict(zip(majority["labels"], (sum(row) for row in majority["confusion"]), strict=True))
+    rows = [
+        (
+            k,
+            *(pct(f["per_class_recall"][k], 0) for f in fer),
+            sequences[k] or "–",
+            *(pct(c["per_sequence_majority"]["per_class_recall"][k], 0) for c in ck),
+        )
+        for k in m.EMOTIONS
+    ]
+    rows.append(
+        (
+            "**all**",
+            *(pct(f["accuracy"]) for f in fer),
+            majority["n"],
+            *(pct(c["per_sequence_majority"]["accuracy"]) for c in ck),
+        )
+    )
+    return [
+        "Recall by class (square): FER2013 PrivateTest per image, CK+ per sequence (majority of 3 frames; "
+        "CK+ has no neutral class). CK+ per frame: "
+        f"{pct(ck[0]['per_frame']['accuracy'])} default, {pct(ck[1]['per_frame']['accuracy'])} here; "
+        f"per sequence by the last frame: {pct(ck[0]['per_sequence_last_frame']['accuracy'])} default, "
+        f"{pct(ck[1]['per_sequence_last_frame']['accuracy'])} here.",
+        "",
+        table(("class", "FER2013, default", "FER2013, this", "CK+ sequences", "CK+, default", "CK+, this"), rows),
+        "",
+    ]
 
 
 def lfw_md(v, plot):

@@ -4,13 +4,15 @@
     make eval-quick                            (the CI subset, report in build/eval-quick/)
     .venv/bin/python eval/run.py [--url http://127.0.0.1:18666] [--quick] [--only lfw,fer,...]
                                  [--data ../shared/eval-data] [--out docs/accuracy]
+                                 [--config SECTION.KEY=VALUE ...] [--baseline docs/accuracy/report.json]
 
-Starts a daemon with the default configuration on build/models (the tests' harness) unless
---url names a running one. Every image goes through POST / as multipart, several requests per
-envelope, from several concurrent clients. The data are the research-only subsets in
-../shared/eval-data (see its README.md): they are read from there and never copied; the report
-holds figures and plots only. What each section feeds and how it matches is written in the
-report itself (eval/accuracy_report.py).
+Starts a daemon with the default configuration (or --config's settings) on build/models (the
+tests' harness) unless --url names a running one; --baseline puts the default configuration's
+figures beside an option's (make eval does this for the opt-in model settings). Every image
+goes through POST / as multipart, several requests per envelope, from several concurrent
+clients. The data are the research-only subsets in ../shared/eval-data (see its README.md): they
+are read from there and never copied; the report holds figures and plots only. What each
+section feeds and how it matches is written in the report itself (eval/accuracy_report.py).
 """
 
 import argparse
@@ -611,6 +613,11 @@ def main():
         metavar="SECTION.KEY=VALUE",
         help="a non-default setting for the daemon this starts, e.g. age.model=cydral+faceres (repeatable)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REPORT_JSON",
+        help="the default configuration's report.json: its figures are shown beside this run's",
+    )
     args = parser.parse_args()
     config = {}
     for item in args.config:
@@ -623,6 +630,7 @@ def main():
     if not (data / "README.md").exists():
         sys.exit(f"no evaluation data at {data} (expected ../shared/eval-data, see its README.md)")
     sections = args.only.split(",") if args.only else (QUICK_SECTIONS if args.quick else SECTIONS)
+    baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None  # read before the run
     out = Path(args.out or (ROOT / ("build/eval-quick" if args.quick else "docs/accuracy")))
     import accuracy_report  # matplotlib: imported only here, an eval-only dependency
 
@@ -644,7 +652,7 @@ def main():
                 report = go(daemon.client)
             finally:
                 daemon.stop()
-    accuracy_report.write(report, out)
+    accuracy_report.write(report, out, baseline, args.baseline)
     print(f"report: {out / 'report.md'} ({report['total_seconds']:.0f} s)", file=sys.stderr)
 
 

@@ -42,7 +42,7 @@ class Settings:
     max_face_size: float
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
     age_model: str = "cydral"  # [age] model: cydral, or cydral+faceres (opt-in; IMDB-WIKI terms)
-    emotions_model: str = "ensemble"  # [emotions] model: ensemble (two networks averaged) or mini-xception
+    emotions_model: str = "mini-xception"  # [emotions] model: mini-xception, or ensemble (opt-in; two averaged)
     fetch_max_concurrent: int = 64
     fetch_max_queued: int = 256
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini

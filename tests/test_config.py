@@ -32,7 +32,7 @@ def test_shipped_file_documents_every_key_with_its_default():
     assert settings.min_face_size == 30 and math.isinf(settings.max_face_size)
     assert settings.model_instances == 0 and settings.max_dimension == 6000 and not settings.quality_estimator
     assert settings.models_root == "/usr/share/findface-data/models"
-    assert (settings.age_model, settings.emotions_model) == ("cydral", "ensemble")  # faceres-deep is opt-in
+    assert (settings.age_model, settings.emotions_model) == ("cydral", "mini-xception")  # both ensembles opt-in
     spec = open(os.path.join(os.path.dirname(config.__file__), "config.spec")).read()
     shipped = open(SHIPPED).read()
     for line in spec.splitlines():

