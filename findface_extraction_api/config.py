@@ -41,6 +41,7 @@ class Settings:
     min_face_size: float
     max_face_size: float
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
+    facen_model: str = "sface"  # [facen] model: sface, or sface+dlib (SFace fused with dlib's ResNet)
     fetch_max_concurrent: int = 64
     fetch_max_queued: int = 256
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini
@@ -99,6 +100,7 @@ KEYS = {
     "fetch_max_queued": ("fetch", "max_queued"),
     "min_face_size": ("nnd", "min_face_size"),
     "max_face_size": ("nnd", "max_face_size"),
+    "facen_model": ("facen", "model"),
     "liveness_threshold": ("liveness", "threshold"),
     "max_pixels": ("limits", "max_pixels"),
     "envelope_pixels": ("limits", "envelope_pixels"),

