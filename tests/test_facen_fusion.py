@@ -50,7 +50,9 @@ def template(client, data=ASTRONAUT):
         {"_image": {"blob": base64.b64encode(data).decode(), "format": "IMAGE"}},
     )
     assert status == 200, answer
-    return min(answer["objects"], key=lambda o: abs(o["bbox"][0] + o["bbox"][2] - 1) + abs(o["bbox"][1] + o["bbox"][3] - 1))
+    return min(
+        answer["objects"], key=lambda o: abs(o["bbox"][0] + o["bbox"][2] - 1) + abs(o["bbox"][1] + o["bbox"][3] - 1)
+    )
 
 
 def test_get_root_names_the_facen_its_version_length_and_threshold(api, fused):
@@ -110,7 +112,9 @@ def test_verify_matcher_takes_only_its_own_facens_templates(api, fused):
     first = template(fused)
     assert first["template"]["shape"] == [256]
     flipped = jpeg(cv2.resize(cv2.flip(astronaut(), 1), (400, 400)), quality=80)
-    status, answer = post_json(fused, "/verify-matcher/v2/process/sample", {"objects": [first, template(fused, flipped)]})
+    status, answer = post_json(
+        fused, "/verify-matcher/v2/process/sample", {"objects": [first, template(fused, flipped)]}
+    )
     assert status == 200, answer
     assert answer["verification"]["value"] == "SAME"
     assert answer["verification"]["threshold"] == SAME_PERSON[FUSED]

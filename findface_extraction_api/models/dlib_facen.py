@@ -10,9 +10,11 @@ the same YuNet box and shape predictor points (no second detector), and a `norma
 back with `detector: prenormalized` gives the same vector.
 
 dlib runs the network in C++ without releasing Python's GIL, so one call stalls the process's
-other Python threads (the event loop included) for its whole length; `BATCH` faces per call keeps
-each stall short. `copies` networks, one per worker: dlib promises no thread safety for one shared
-network.
+other Python threads (the event loop included) for its whole length. The chips of a request are
+cut together, but the network takes them `BATCH` at a time: on these CPUs a batch of 4 or 8 was
+no faster per face than one at a time (measured side by side with dlib-bin 20.0.1), while one face
+per call keeps each stall to one face's time. `copies` networks, one per worker: dlib promises no
+thread safety for one shared network.
 """
 
 import queue
@@ -28,7 +30,7 @@ from .runtime import Bundle
 
 KEY = "facen_dlib"
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # dlib's compute_face_descriptor(img, shape) defaults
-BATCH = 4  # faces per dlib call (each holds the GIL for about 0.15 s per face on one core)
+BATCH = 1  # faces per dlib call, each holding the GIL (see above)
 
 
 def chip_matrix() -> imaging.Matrix:
