@@ -296,7 +296,11 @@ def lfw_md(v, plot):
                 *[(k, f"{pct(x['accuracy'], 2)} (threshold {x['threshold']:.3f})") for k, x in v["per_fold"].items()],
                 ("accuracy, cross-fold (mean)", pct(v["accuracy"], 2)),
                 ("errors at the cross-fold thresholds", v["errors_at_cross_fold_threshold"]),
-                ("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2)),
+                *(
+                    [("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2))]
+                    if facen_name(v) == "sface"
+                    else []
+                ),
                 *(
                     [
                         (
