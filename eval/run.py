@@ -6,7 +6,9 @@
                                  [--data ../shared/eval-data] [--out docs/accuracy]
 
 Starts a daemon with the default configuration on build/models (the tests' harness) unless
---url names a running one. Every image goes through POST / as multipart, several requests per
+--url names a running one; the lfw_fused section runs the same LFW pairs on a second daemon with
+`[facen] model = sface+dlib` (unless the daemon at --url already serves it), and the report puts
+both facens side by side. Every image goes through POST / as multipart, several requests per
 envelope, from several concurrent clients. The data are the research-only subsets in
 ../shared/eval-data (see its README.md): they are read from there and never copied; the report
 holds figures and plots only. What each section feeds and how it matches is written in the
