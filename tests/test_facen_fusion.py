@@ -177,3 +177,23 @@ def test_dlib_chip_is_the_one_dlib_cuts_at_the_same_landmarks():
         assert np.mean(np.abs(theirs.astype(float) - ours)) < 10, "a different chip, not an interpolation difference"
         a, b = (unit(np.array(network.compute_face_descriptor(chip))) for chip in (ours, theirs))
         assert a @ b > 0.99
+
+
+def test_a_bundle_without_the_facen_fails_at_start_and_says_so(tmp_path):
+    """A bundle built before the facens table (or without this facen) stops the daemon with one
+    line naming the facen, not a traceback or a silently different vector."""
+    import shutil
+
+    from findface_extraction_api.testing import cli, free_port, write_config
+
+    copy = tmp_path / "models"
+    shutil.copytree(BUNDLE, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["facens"][FUSED]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    path = tmp_path / "c.ini"
+    write_config(str(path), free_port(), facen={"model": FUSED})
+    result = cli("--config", str(path), "--models-root", str(copy))
+    assert result.returncode == 1, result.stderr
+    assert f"no facen '{FUSED}' in manifest.json" in result.stderr and "make models" in result.stderr
+    assert "Traceback" not in result.stderr
