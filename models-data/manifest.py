@@ -203,7 +203,7 @@ MODELS = {
 # another. The sface+dlib weights are derived without labels (docs/accuracy/facen-fusion.md).
 FACENS = {
     "sface": {"recipe": 1, "models": {"facen": 1.0}},
-    "sface+dlib": {"recipe": 1, "models": {"facen": 1.0, "facen_dlib": 2.71}},
+    "sface+dlib": {"recipe": 1, "models": {"facen": 1.0, "facen_dlib": 2.55}},
 }
 
 
