@@ -57,6 +57,7 @@ $(VENV)/.installed: $(REQUIREMENTS) setup.cfg
 
 bench: models
 	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/facens.py
 
 # Accuracy on the research-only benchmarks in ../shared/eval-data, through the HTTP API
 # (eval/run.py): report in docs/accuracy/; then the Image API's fitter pose consistency, eye-openness

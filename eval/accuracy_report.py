@@ -55,20 +55,33 @@ def strip_private(value):
 # ---------------------------------------------------------------- plots
 
 
+LFW_SECTIONS = ("lfw", "lfw_fused")  # the default facen, and sface+dlib (eval/run.py)
+
+
+def facen_name(v):
+    return (v.get("facen") or {}).get("model", "sface")
+
+
 def make_plots(report, out):
     s, plots = report["sections"], {}
-    if "lfw" in s:
-        far, tar = np.array(s["lfw"]["_plot"]["far"]), np.array(s["lfw"]["_plot"]["tar"])
+    lfw = [s[name] for name in LFW_SECTIONS if name in s]
+    if lfw:
         fig, ax = plt.subplots(figsize=(5, 4))
-        ax.plot(np.maximum(far, 1e-4), tar, drawstyle="steps-post")
+        low = 0.95
+        for v in lfw:
+            far, tar = np.array(v["_plot"]["far"]), np.array(v["_plot"]["tar"])
+            label = f"{facen_name(v)}: AUC {v['roc_auc']:.4f}"
+            ax.plot(np.maximum(far, 1e-4), tar, drawstyle="steps-post", label=label)
+            low = min(low, tar[far <= 1e-3].max() - 0.05)
         ax.set_xscale("log")
         ax.set_xlim(1e-3 / 2, 1)
-        ax.set_ylim(max(0.0, min(0.95, tar[far <= 1e-3].max() - 0.05)), 1.002)  # the interesting part
+        ax.set_ylim(max(0.0, low), 1.002)  # the interesting part
         ax.set_xlabel("false accept rate")
         ax.set_ylabel("true accept rate")
-        ax.set_title(f"LFW folds 1-2, {s['lfw']['pairs']} pairs: AUC {s['lfw']['roc_auc']:.4f}")
+        ax.set_title(f"LFW folds 1-2, {lfw[0]['pairs']} pairs")
+        ax.legend(loc="lower right")
         ax.grid(True, which="both", alpha=0.3)
-        plots["lfw"] = save(fig, out, "lfw_roc.png")
+        plots[next(name for name in LFW_SECTIONS if name in s)] = save(fig, out, "lfw_roc.png")
     if "utkface" in s:
         u = s["utkface"]["nnd"]
         bands = list(u["by_band"])
@@ -179,10 +192,13 @@ def markdown(r, plots, baseline=None):
         "",
     ]
     md += summary(s)
+    if all(name in s for name in LFW_SECTIONS):
+        md += facens_md([s[name] for name in LFW_SECTIONS]) + [""]
     if baseline is not None:
         md += against_baseline(s, baseline, r["baseline"]["report"])
     for name, fn in (
         ("lfw", lfw_md),
+        ("lfw_fused", lfw_md),
         ("detection", detection_md),
         ("utkface", utk_md),
         ("fer2013", fer_md),
@@ -208,6 +224,15 @@ def summary_rows(s):
                 pct(s["lfw"]["accuracy"], 2),
                 ">= 99.0%",
                 "SFace 99.40% (full LFW)",
+            )
+        )
+    if "lfw_fused" in s:
+        rows.append(
+            (
+                f"LFW accuracy, facen {facen_name(s['lfw_fused'])} (cross-fold threshold)",
+                pct(s["lfw_fused"]["accuracy"], 2),
+                ">= 99.25%",
+                "dlib ResNet 99.38% (full LFW)",
             )
         )
     if "detection" in s:
@@ -317,9 +342,34 @@ def emotion_comparison(b, s):
     ]
 
 
+def facens_md(sections):
+    """The facens side by side on the same pairs."""
+    rows = [
+        ("accuracy, cross-fold", *(pct(v["accuracy"], 2) for v in sections)),
+        ("TAR at FAR 1e-3", *(pct(v["tar_at_far_1e-3"]["tar"], 2) for v in sections)),
+        ("TAR at FAR 1e-2", *(pct(v["tar_at_far_1e-2"]["tar"], 2) for v in sections)),
+        ("ROC AUC", *(f"{v['roc_auc']:.5f}" for v in sections)),
+        (
+            "accuracy at the shipped same-person threshold",
+            *(
+                f"{pct(v['at_shipped_threshold']['accuracy'], 2)} (at {v['at_shipped_threshold']['threshold']})"
+                for v in sections
+            ),
+        ),
+        ("images/s in this run", *(f"{v['throughput']['images_per_s']:.1f}" for v in sections)),
+    ]
+    return [
+        "## Facens side by side: LFW View 2, folds 1–2",
+        "",
+        "The same pairs through two daemons that differ only in `[facen] model` (README, configuration).",
+        "",
+        table(("figure", *(f"`{facen_name(v)}`" for v in sections)), rows),
+    ]
+
+
 def lfw_md(v, plot):
     md = [
-        "## Verification: LFW View 2, folds 1–2",
+        f"## Verification: LFW View 2, folds 1–2, facen `{facen_name(v)}`",
         "",
         f"{v['pairs']} pairs, {v['images']} images, `detector: nnd`, `need_facen: true`; the face whose box centre "
         "is nearest the image centre; score = dot product of the two facens. A missing face gives the pair "
@@ -333,7 +383,22 @@ def lfw_md(v, plot):
                 *[(k, f"{pct(x['accuracy'], 2)} (threshold {x['threshold']:.3f})") for k, x in v["per_fold"].items()],
                 ("accuracy, cross-fold (mean)", pct(v["accuracy"], 2)),
                 ("errors at the cross-fold thresholds", v["errors_at_cross_fold_threshold"]),
-                ("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2)),
+                *(
+                    [("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2))]
+                    if facen_name(v) == "sface"
+                    else []
+                ),
+                *(
+                    [
+                        (
+                            "accuracy at the shipped same-person threshold",
+                            f"{pct(v['at_shipped_threshold']['accuracy'], 2)} "
+                            f"(threshold {v['at_shipped_threshold']['threshold']})",
+                        )
+                    ]
+                    if "at_shipped_threshold" in v
+                    else []
+                ),
                 (
                     "TAR at FAR 1e-3",
                     f"{pct(v['tar_at_far_1e-3']['tar'], 2)} (threshold {v['tar_at_far_1e-3']['threshold']:.3f}; "

@@ -21,21 +21,24 @@ def multipart(field, data):
 
 
 @contextlib.contextmanager
-def served(url=None):
-    """Yield post(path, body, content_type) against `url`, or a daemon on build/models started here."""
+def served(url=None, **config):
+    """Yield post(path, body, content_type) against `url`, or a daemon on build/models started here
+    (with `config` sections, e.g. facen={"model": "sface+dlib"})."""
 
     def poster(client):
         def post(path, body, content_type):
             status, _, raw = client.request("POST", path, body, {"Content-Type": content_type})
             return status, json.loads(raw)
 
+        status, _, raw = client.request("GET")
+        post.facen = (json.loads(raw).get("facen") or {}).get("model", "sface")  # which facen it serves
         return post
 
     if url:
         yield poster(Client(url.rstrip("/")))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = Daemon(Path(tmp))
+        daemon = Daemon(Path(tmp), **config)
         try:
             yield poster(daemon.client)
         finally:

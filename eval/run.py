@@ -8,7 +8,9 @@
 
 Starts a daemon with the default configuration (or --config's settings) on build/models (the
 tests' harness) unless --url names a running one; --baseline puts the default configuration's
-figures beside an option's (make eval does this for the opt-in model settings). Every image
+figures beside an option's (make eval does this for the opt-in model settings). The lfw_fused
+section runs the same LFW pairs on a second daemon with `[facen] model = sface+dlib` (unless the
+daemon at --url already serves it), and the report puts both facens side by side. Every image
 goes through POST / as multipart, several requests per envelope, from several concurrent
 clients. The data are the research-only subsets in ../shared/eval-data (see its README.md): they
 are read from there and never copied; the report holds figures and plots only. What each
@@ -37,7 +39,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 DATA = ROOT.parent / "shared" / "eval-data"
-SECTIONS = ("lfw", "detection", "utkface", "fer2013", "ckplus", "liveness")
+SECTIONS = ("lfw", "lfw_fused", "detection", "utkface", "fer2013", "ckplus", "liveness")
+FUSED = "sface+dlib"  # [facen] model of the lfw_fused section
 QUICK = {"lfw_pairs_per_fold": 100, "fer2013": 100, "utkface": 100, "fddb": 50}
 QUICK_SECTIONS = ("lfw", "detection", "utkface", "fer2013")
 # Ways of feeding FER-style 48x48 face crops, first = recommended (see the report).
@@ -154,12 +157,19 @@ def lfw_pairs(data, quick):
     return rows
 
 
+def facen_identity(client):
+    """GET /'s `facen`: the model, version, dimension and same-person threshold the daemon serves."""
+    status, _, body = client.request("GET")
+    return json.loads(body).get("facen") or {"model": "sface", "same_person_threshold": 0.30}
+
+
 def verification(client, data, quick=False, **kw):
     root = data / "verification/lfw"
     pairs = lfw_pairs(data, quick)
     files = sorted({r["image1"] for r in pairs} | {r["image2"] for r in pairs})
     items = [(f, (root / f).read_bytes(), {"need_facen": True}) for f in files]
-    responses, seconds = extract_all(client, items, "LFW (nnd, facen)", **kw)
+    facen_used = facen_identity(client)
+    responses, seconds = extract_all(client, items, f"LFW (nnd, facen {facen_used['model']})", **kw)
     vectors, errors = {}, Counter()
     for f in files:
         image = cv2.imread(str(root / f))
@@ -189,7 +199,9 @@ def verification(client, data, quick=False, **kw):
     tar3, thr3, far3 = m.tar_at_far(scores, same, 1e-3)
     tar2, thr2, far2 = m.tar_at_far(scores, same, 1e-2)
     far, tar = m.roc_curve(scores, same)
+    shipped = facen_used["same_person_threshold"]
     return {
+        "facen": facen_used,
         "pairs": len(pairs),
         "images": len(files),
         "no_face_images": len(files) - len(vectors),
@@ -198,6 +210,12 @@ def verification(client, data, quick=False, **kw):
         "accuracy": accuracy,
         "per_fold": per_fold,
         "accuracy_at_0.36": m.accuracy_at(scores, same, 0.36),
+        "at_shipped_threshold": {
+            "threshold": shipped,
+            "accuracy": m.accuracy_at(scores, same, shipped),
+            "false_accepts": int(np.sum((scores > shipped) & ~same)),
+            "false_rejects": int(np.sum((scores <= shipped) & same)),
+        },
         "tar_at_far_1e-3": {
             "tar": tar3,
             "threshold": round(thr3, 4),
@@ -210,6 +228,20 @@ def verification(client, data, quick=False, **kw):
         "throughput": throughput(len(files), seconds),
         "_plot": {"far": far.tolist(), "tar": tar.tolist()},
     }
+
+
+def fused_verification(client, data, quick=False, **kw):
+    """`verification` with [facen] model = sface+dlib: on `client` if it serves that facen, else
+    on a daemon started here on build/models (the default daemon keeps serving the other sections)."""
+    if facen_identity(client)["model"] == FUSED:
+        return verification(client, data, quick, **kw)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"starting a daemon with [facen] model = {FUSED} ...", file=sys.stderr)
+        daemon = Daemon(Path(tmp), facen={"model": FUSED})
+        try:
+            return verification(daemon.client, data, quick, **kw)
+        finally:
+            daemon.stop()
 
 
 # ---------------------------------------------------------------- detection (FDDB, dlib)
@@ -567,6 +599,7 @@ def liveness(client, data, quick=False, **kw):
 
 RUNNERS = {
     "lfw": verification,
+    "lfw_fused": fused_verification,
     "detection": detection,
     "utkface": utkface,
     "fer2013": fer2013,

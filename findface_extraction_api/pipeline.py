@@ -16,10 +16,11 @@ import numpy as np
 
 from . import headpose, imaging, metrics, normalize, qaa, quality
 from .face import Face
-from .models import liveness
+from .models import fused_facen, liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.bodies import BodyDetector
 from .models.detector import Detector, suppress
+from .models.dlib_facen import DlibFacen
 from .models.emotions import EmotionClassifier
 from .models.facemesh import FaceMesh, mesh_roll, roll_of
 from .models.facemesh import pose as facemesh_pose
@@ -60,6 +61,12 @@ class Options:
         return self.crop or self.facen or self.gender or self.age or self.emotions or self.qaa
 
 
+# The facens ([facen] model) and the cosine at or above which each says "same person"
+# (models/facen.py and models/fused_facen.py say how each was chosen).
+SAME_PERSON = {"sface": SAME_PERSON_THRESHOLD, fused_facen.NAME: fused_facen.SAME_PERSON_THRESHOLD}
+FACENS = tuple(SAME_PERSON)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Every decision the service takes from a score, in one place."""
@@ -68,6 +75,11 @@ class Thresholds:
     real: float = 0.5  # P(real) at or above it is REAL ([liveness] threshold)
     same_person: float = SAME_PERSON_THRESHOLD  # facen cosine at or above it is the same person
     body: float = 0.35  # NanoDet person score at or above it is a body (NanoDet's demo threshold)
+
+    @classmethod
+    def for_facen(cls, facen: str, **decisions: float) -> "Thresholds":
+        """The thresholds with the same-person threshold of facen `facen` (a key of SAME_PERSON)."""
+        return cls(same_person=SAME_PERSON[facen], **decisions)
 
 
 MASK_UNAVAILABLE = (
@@ -87,14 +99,32 @@ class Unsupported(Exception):
 
 
 class Models:
-    """Every model of the bundle the configuration uses, loaded and checked once."""
+    """Every model of the bundle the configuration uses, loaded and checked once.
 
-    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "mini-xception"):
-        """`age` and `emotions` are the [age] and [emotions] `model` settings (config.spec lists the values)."""
+    `age`, `emotions` and `facen` are the [age], [emotions] and [facen] `model` settings
+    (config.spec lists the values); an option's extra network is loaded only when it is set.
+    The fused facen is SFace with dlib's ResNet; `facen_version` is its manifest version.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        workers: int = 1,
+        age: str = "cydral",
+        emotions: str = "mini-xception",
+        facen: str = "sface",
+    ):
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
-        self.facen = FacenExtractor(runtime)
+        self.facen_name = facen
+        self.facen_version = str(runtime.bundle.facen(facen)["version"])
+        self.facen: FacenExtractor | fused_facen.FusedFacen = FacenExtractor(runtime)
+        if facen == fused_facen.NAME:
+            dlib = DlibFacen(runtime.bundle, copies=workers)
+            self.facen = fused_facen.FusedFacen(
+                runtime.bundle, {"facen": self.facen.extract, "facen_dlib": dlib.extract}
+            )
         cydral = AgeEstimator(runtime)
         self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
@@ -186,6 +216,20 @@ class Pipeline:
     def compare(self, a: np.ndarray, b: np.ndarray) -> Match:
         """1:1 comparison of two facens at the configured same-person threshold."""
         return compare(a, b, self.thresholds.same_person)
+
+    @property
+    def facen_dimension(self) -> int:
+        """Floats in one facen of the configured model (128 for sface, 256 for sface+dlib)."""
+        return self.models.facen.dimension
+
+    def facen_identity(self) -> dict[str, Any]:
+        """What a client stores beside its facens so that vectors of different facens never meet."""
+        return {
+            "model": self.models.facen_name,
+            "version": self.models.facen_version,
+            "dimension": self.facen_dimension,
+            "same_person_threshold": self.thresholds.same_person,
+        }
 
     # ---------------------------------------------------------------- detectors
 

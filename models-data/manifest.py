@@ -297,7 +297,54 @@ MODELS = {
         "notice_file": "licenses/dlib-shape-predictor-5-face-landmarks.md",
         "attribution": "Davis E. King, davisking/dlib-models",
     },
+    "facen_dlib": {
+        "file": "dlib_face_recognition_resnet_model_v1.dat",
+        "task": "face identity embedding (128-d) from a dlib face chip (150 px, padding 0.25); "
+        "second half of the fused facen sface+dlib",
+        "model": "dlib dlib_face_recognition_resnet_model_v1 (dlib-models), "
+        "from face-recognition-models 0.3.0, unchanged",
+        "input": {
+            "name": "face chip",
+            "shape": [150, 150, 3],
+            "layout": "RGB uint8 dlib face chip: get_face_chip_details(shape, 150, 0.25) of the 5-point shape",
+            "normalisation": "none (dlib's input_rgb_image_sized<150>)",
+        },
+        "output": {
+            "name": "face descriptor",
+            "shape": ["N", 128],
+            "meaning": "embedding; dlib compares Euclidean distances (< 0.6: same person); "
+            "L2-normalised here and fused with SFace's",
+        },
+        "license": "CC0-1.0",
+        "license_file": "licenses/CC0-1.0.txt",
+        "notice_file": "licenses/dlib-face-recognition-resnet-model-v1.md",
+        "attribution": "Davis E. King, davisking/dlib-models (public domain / CC0); "
+        "repackaged in PyPI face-recognition-models 0.3.0 by Adam Geitgey",
+    },
 }
+
+# The facens a daemon can be configured with ([facen] model): the bundle models whose
+# L2-normalised vectors are concatenated, each times its weight, and L2-normalised again. The
+# manifest carries each one's id, dimension and a version that changes with its recipe and with
+# every model file in it, so vectors from different facens or bundles are never taken for one
+# another. The sface+dlib weights are derived without labels (docs/accuracy/facen-fusion.md).
+FACENS = {
+    "sface": {"recipe": 1, "models": {"facen": 1.0}},
+    "sface+dlib": {"recipe": 1, "models": {"facen": 1.0, "facen_dlib": 2.55}},
+}
+
+
+def facens(models: dict) -> dict:
+    """The `facens` table of manifest.json, given the finished `models` entries (for their sha256)."""
+    table = {}
+    for name, facen in FACENS.items():
+        recipe = json.dumps(facen, sort_keys=True) + "".join(models[key]["sha256"] for key in facen["models"])
+        table[name] = {
+            "version": f"{facen['recipe']}.{hashlib.sha256(recipe.encode()).hexdigest()[:8]}",
+            "dimension": sum(models[key]["output"]["shape"][1] for key in facen["models"]),
+            "weights": facen["models"],
+        }
+    return table
 
 
 def tool_versions() -> dict:

@@ -53,6 +53,12 @@ def test_max_face_size_accepts_inf_spellings(tmp_path, value):
     assert math.isinf(load_text(tmp_path, f"[nnd]\nmax_face_size = {value}\n").max_face_size)
 
 
+@pytest.mark.parametrize("model", ["sface", "sface+dlib"])
+def test_facen_model(tmp_path, model):
+    settings = load_text(tmp_path, f"[facen]\nmodel = {model}\n")
+    assert settings.facen_model == model and f"[facen]\nmodel = {model}\n" in settings.effective()
+
+
 def test_relative_models_root_is_relative_to_the_file(tmp_path):
     assert load_text(tmp_path, "models_root = models\n").models_root == str(tmp_path / "models")
 
@@ -67,6 +73,7 @@ def test_relative_models_root_is_relative_to_the_file(tmp_path):
         ("model_instances = -1\n", "key 'model_instances'"),
         ("[fetch]\nenabled = maybe\n", "key 'fetch.enabled'"),
         ("[nnd]\nmin_face_size = 0\n", "key 'nnd.min_face_size'"),
+        ("[facen]\nmodel = arcface\n", "key 'facen.model': the value \"arcface\" is unacceptable"),
         ("listen = 18666\n", "key 'listen': '18666' is not host:port"),
         ("[fetch]\nallowed_networks = 10.0.0.0/33\n", "key 'fetch.allowed_networks'"),
         (

@@ -83,6 +83,13 @@ class Bundle:
         self._verified[key] = path
         return path
 
+    def facen(self, name: str) -> dict[str, Any]:
+        """The manifest's `facens` entry of facen `name` (version, dimension, model weights)."""
+        entry = self.manifest.get("facens", {}).get(name)
+        if not isinstance(entry, dict) or not {"version", "dimension", "weights"} <= set(entry):
+            raise BundleError(f"model bundle {self.root} has no facen '{name}' in manifest.json; {BUILD_HINT}")
+        return entry
+
     def versions(self) -> dict[str, str]:
         """Model ids and versions, for logs and GET /."""
         return {key: entry.get("model", entry.get("file", "?")) for key, entry in self.manifest["models"].items()}

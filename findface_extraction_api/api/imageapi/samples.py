@@ -17,7 +17,7 @@ from ..render import clip_text
 
 IMAGE_KEY = {"v1": "$image", "v2": "_image"}
 OTHER = {"v1": "v2", "v2": "v1"}
-TEMPLATE_SIZE = 128
+TEMPLATE_SIZE = 128  # floats in an SFace template; the service's own comes from Pipeline.facen_dimension
 BBOX_RANGE = (-0.25, 1.25)  # normalized; a little past the edges for faces cut by the frame
 MIN_BOX_PIXELS = 4
 
@@ -134,8 +134,11 @@ def pixel_box(obj: dict[str, Any], index: int, width: int, height: int) -> np.nd
     return box
 
 
-def parse_template(obj: dict[str, Any], index: int, version: str) -> np.ndarray:
-    """The float32 vector of an object's template (v1 `$template`, v2 `template` {blob, dtype, shape})."""
+def parse_template(
+    obj: dict[str, Any], index: int, version: str, size: int = TEMPLATE_SIZE, model: str = "sface"
+) -> np.ndarray:
+    """The float32 vector of an object's template (v1 `$template`, v2 `template` {blob, dtype, shape}):
+    `size` floats, as facen `model` makes them; a template of another length is another model's."""
     if version == "v1":
         if "template" in obj and "$template" not in obj:
             raise invalid(
@@ -166,11 +169,11 @@ def parse_template(obj: dict[str, Any], index: int, version: str) -> np.ndarray:
         raw = base64.b64decode(re.sub(r"\s+", "", value), validate=True)
     except (binascii.Error, ValueError):
         raise invalid(loc, "template not in base64 format", "value_error.base64") from None
-    if len(raw) != TEMPLATE_SIZE * 4:
+    if len(raw) != size * 4:
         raise invalid(
             loc,
-            f"not a template of this service ({TEMPLATE_SIZE} little-endian float32, "
-            f"{TEMPLATE_SIZE * 4} bytes; got {len(raw)})",
+            f"not a template of this service (facen {model}: {size} little-endian float32, "
+            f"{size * 4} bytes; got {len(raw)})",
             "value_error",
         )
     vector = np.frombuffer(raw, "<f4")

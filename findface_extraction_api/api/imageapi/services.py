@@ -126,7 +126,8 @@ def write_template(obj: dict[str, Any], face: Face, frame: Frame) -> None:
     if frame.version == "v1":
         obj["$template"] = blob
     else:
-        obj["template"] = {"blob": blob, "format": "NDARRAY", "dtype": "float32", "shape": [TEMPLATE_SIZE]}
+        size = TEMPLATE_SIZE if face.facen is None else len(face.facen)
+        obj["template"] = {"blob": blob, "format": "NDARRAY", "dtype": "float32", "shape": [size]}
 
 
 def write_liveness(obj: dict[str, Any], face: Face, frame: Frame) -> None:
@@ -170,7 +171,10 @@ def verify(pipeline: Pipeline, body: dict[str, Any], version: str) -> dict[str, 
             f"verify-matcher compares exactly 2 objects with a template; got {count}",
             "value_error.list.size",
         )
-    first, second = (parse_template(obj, index, version) for index, obj in enumerate(objects))
+    facen = pipeline.facen_identity()
+    first, second = (
+        parse_template(obj, index, version, facen["dimension"], facen["model"]) for index, obj in enumerate(objects)
+    )
     match = pipeline.compare(first, second)
     response = dict(body)
     response["verification"] = {

@@ -6,7 +6,9 @@
 (() => {
   const API = new URL("../", location.href);
   const FITTER = new URL("../face-detector-face-fitter/v2/process/image", location.href);
-  const SAME_PERSON = 0.3; // README: facen cosine at or above which two faces are the same person
+  // facen cosine at or above which two faces are the same person: GET /'s facen.same_person_threshold
+  // (0.30 for the default sface, 0.73 for sface+dlib); 0.3 until the banner has answered.
+  let SAME_PERSON = 0.3;
   const FLAGS = ["need_facen", "need_gender", "need_age", "need_emotions", "need_normalized", "auto_rotate"];
   const PALETTE_SIZE = 6;
 
@@ -127,6 +129,10 @@
     try {
       const banner = await readJson(await fetch(API));
       const models = banner.models || {};
+      if (banner.facen && typeof banner.facen.same_person_threshold === "number") {
+        SAME_PERSON = banner.facen.same_person_threshold;
+        $("threshold").textContent = `${fixed(SAME_PERSON, 2)} (facen ${banner.facen.model})`;
+      }
       $("liveness-option").hidden = !("liveness_v2" in models);
       $("banner").textContent = `${banner.name || "daemon"} ${banner.version || ""} · detectors: ${(banner.detectors || []).join(", ")}`;
       $("version").textContent = `${Object.keys(models).length} models · liveness pack ${"liveness_v2" in models ? "installed" : "not installed"}`;
