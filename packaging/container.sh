@@ -1,7 +1,7 @@
-# Sourced by the install tests that need a booted Debian 12 container (packaging/test-scale-deb.sh):
-# the checks that skip where the machine cannot, the packages (rebuilt when a source file is
-# newer), a debootstrap root cached between runs, the boot with systemd-nspawn and `ct` to run
-# commands inside. packaging/test-deb.sh does the same steps inline.
+# Sourced by the install tests that need a booted Debian 12 container (packaging/test-deb.sh,
+# packaging/test-scale-deb.sh): the checks that skip where the machine cannot, the packages
+# (rebuilt when a source file is newer), a debootstrap root cached between runs, the boot with
+# systemd-nspawn and `ct` to run commands inside.
 #
 # The caller sets, before sourcing (it is in the repository root):
 #   TEST      name in messages, e.g. test-scale
@@ -49,19 +49,24 @@ container_preflight() {
     [ -d /sys/fs/cgroup ] || skip "no cgroup file system (systemd-nspawn -b needs one)"
 }
 
-# Sets API_DEB and DATA_DEB, running `make deb` when they are missing or a tracked or new file
-# is newer (TEST_DEB_NO_BUILD=1: the .deb files in dist/ as they are).
+# Sets API_DEB, DATA_DEB and LIVE_DEB (empty when dist/ has no findface-data-liveness), running
+# `make deb` when they are missing or a tracked or new file is newer (TEST_DEB_NO_BUILD=1: the
+# .deb files in dist/ as they are). LIVENESS_PACK=DIR: findface-data-liveness too, built from
+# that pack (make deb LIVENESS_PACK=DIR).
 container_packages() {
     local version
     version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' findface_extraction_api/__init__.py)
     API_DEB=$(ls dist/findface-extraction-api_"$version"_*.deb 2>/dev/null | head -1 || true)
     DATA_DEB=$(ls dist/findface-data_"$version"_all.deb 2>/dev/null | head -1 || true)
-    if [ -z "$API_DEB" ] || [ -z "$DATA_DEB" ] || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
+    LIVE_DEB=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
+    if [ -z "$API_DEB" ] || [ -z "$DATA_DEB" ] || { [ -n "${LIVENESS_PACK:-}" ] && [ -z "$LIVE_DEB" ]; } \
+       || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
        && [ -n "$(git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -newer '"$API_DEB"' 2>/dev/null' sh | head -1)" ]; }; then
         say "building the packages (make deb)"
         make deb
         API_DEB=$(ls dist/findface-extraction-api_"$version"_*.deb | head -1)
         DATA_DEB=$(ls dist/findface-data_"$version"_all.deb | head -1)
+        LIVE_DEB=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
     fi
     say "packages: $API_DEB ($(du -k "$API_DEB" | cut -f1) KiB), $DATA_DEB ($(du -k "$DATA_DEB" | cut -f1) KiB)"
 }
@@ -116,13 +121,17 @@ container_boot() {
         sleep 0.1
     done
     [ -n "$CPID" ] || fail "no container init process"
-    local state=
-    for _ in $(seq 120); do
+    local state= deadline=$(( $(date +%s) + ${CONTAINER_BOOT_TIMEOUT:-240} ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
         state=$(ct 'systemctl is-system-running' 2>/dev/null || true)
         case "$state" in running|degraded) break ;; esac
+        kill -0 "$NSPAWN" 2>/dev/null || { tail -20 "$WORK/boot.log"; fail "systemd-nspawn exited during boot"; }
         sleep 0.5
     done
-    case "$state" in running|degraded) ;; *) fail "container systemd not up (state: ${state:-none})" ;; esac
+    case "$state" in
+        running | degraded) ;;
+        *) tail -20 "$WORK/boot.log"; fail "container systemd not up after ${CONTAINER_BOOT_TIMEOUT:-240} s (state: ${state:-none})" ;;
+    esac
     say "container up ($state)"
 }
 

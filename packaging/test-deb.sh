@@ -12,58 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
-CACHE=${TEST_DEB_CACHE:-/var/cache/findface-extraction-api-test}
-MIRROR=${TEST_DEB_MIRROR:-http://deb.debian.org/debian}
+TEST=test-deb
 WORK=$TOP/build/test-deb
-ROOT=$WORK/root
-DEBOOTSTRAP_ARGS="--variant=minbase --include=systemd,systemd-sysv,dbus,curl,ca-certificates bookworm"
-T0=$(date +%s)
-
-say() { printf '[test-deb %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
-skip() {
-    echo "SKIP: make test-deb: $*"
-    [ "${TEST_DEB_REQUIRED:-0}" = 1 ] && exit 1
-    exit 0
-}
-fail() { say "FAIL: $*"; exit 1; }
+CACHE=${TEST_DEB_CACHE:-/var/cache/findface-extraction-api-test}
+INCLUDE=
+REQUIRED=${TEST_DEB_REQUIRED:-0}
+# shellcheck source=packaging/container.sh
+. packaging/container.sh
 now_ns() { date +%s%N; }
 since() { local d=$(( $(now_ns) - $1 )); printf '%d.%d' $(( d / 1000000000 )) $(( d / 100000000 % 10 )); }
 
-# ---- can this machine run it? -------------------------------------------------------------
-[ "$(uname -s)" = Linux ] || skip "needs Linux"
-[ "$(id -u)" = 0 ] || skip "needs root (debootstrap, systemd-nspawn, nsenter)"
-[ -r /etc/debian_version ] && command -v apt-get >/dev/null || skip "needs a Debian-based host (apt-get)"
-command -v curl >/dev/null || skip "needs curl on the host"
-curl -fsS -o /dev/null --max-time 15 "$MIRROR/dists/bookworm/Release" \
-    || skip "no network access to the Debian mirror $MIRROR"
-need=
-command -v debootstrap >/dev/null || need="$need debootstrap"
-command -v systemd-nspawn >/dev/null || need="$need systemd-container"
-command -v nsenter >/dev/null || need="$need util-linux"
-if [ -n "$need" ]; then
-    say "installing$need"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need >/dev/null \
-        || skip "cannot install$need"
-fi
-[ -d /sys/fs/cgroup ] || skip "no cgroup file system (systemd-nspawn -b needs one)"
-
-# ---- the packages (rebuilt when a source file is newer) ------------------------------------
-version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' findface_extraction_api/__init__.py)
-api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb 2>/dev/null | head -1 || true)
-data_deb=$(ls dist/findface-data_"$version"_all.deb 2>/dev/null | head -1 || true)
-live_deb=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
-# TEST_DEB_NO_BUILD=1: test the .deb files in dist/ as they are. LIVENESS_PACK=DIR: test
-# findface-data-liveness too, built from that pack (make deb LIVENESS_PACK=DIR).
-if [ -z "$api_deb" ] || [ -z "$data_deb" ] || { [ -n "${LIVENESS_PACK:-}" ] && [ -z "$live_deb" ]; } \
-   || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
-   && [ -n "$(git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -newer '"$api_deb"' 2>/dev/null' sh | head -1)" ]; }; then
-    say "building the packages (make deb)"
-    make deb
-    api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb | head -1)
-    data_deb=$(ls dist/findface-data_"$version"_all.deb | head -1)
-    live_deb=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
-fi
-say "packages: $api_deb ($(du -k "$api_deb" | cut -f1) KiB), $data_deb ($(du -k "$data_deb" | cut -f1) KiB)"
+container_preflight
+container_packages
+api_deb=$API_DEB data_deb=$DATA_DEB live_deb=$LIVE_DEB
 if [ -n "$live_deb" ]; then
     say "optional package: $live_deb ($(du -k "$live_deb" | cut -f1) KiB), tested after the template instance"
 else
@@ -75,19 +36,8 @@ fi
 mkdir -p "$WORK"
 .venv/bin/python -c "import skimage.data as d, PIL.Image as I; I.fromarray(d.astronaut()).save('$WORK/sample.jpg')"
 
-# ---- the cached root file system -----------------------------------------------------------
-mkdir -p "$CACHE"
-if [ "$(cat "$CACHE/rootfs.stamp" 2>/dev/null)" != "$DEBOOTSTRAP_ARGS $MIRROR" ]; then
-    say "debootstrap $DEBOOTSTRAP_ARGS (cached in $CACHE)"
-    rm -rf "$CACHE/rootfs" "$CACHE/rootfs.tmp" "$CACHE/rootfs.stamp"
-    # shellcheck disable=SC2086
-    debootstrap $DEBOOTSTRAP_ARGS "$CACHE/rootfs.tmp" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1 \
-        || { tail -5 "$CACHE/debootstrap.log"; fail "debootstrap failed (log: $CACHE/debootstrap.log)"; }
-    mv "$CACHE/rootfs.tmp" "$CACHE/rootfs"
-    echo "$DEBOOTSTRAP_ARGS $MIRROR" > "$CACHE/rootfs.stamp"
-fi
-rm -rf "$ROOT"
-cp -a --reflink=auto "$CACHE/rootfs" "$ROOT"
+# ---- the root file system (a copy of the cached debootstrap) and what goes into it ----------
+container_rootfs
 mkdir -p "$ROOT/root/debs"
 cp "$api_deb" "$data_deb" "$ROOT/root/debs/"
 [ -z "$live_deb" ] || cp "$live_deb" "$ROOT/root/"
@@ -95,52 +45,8 @@ cp packaging/check-docs.py "$ROOT/root/check-docs.py"
 cp "$WORK/sample.jpg" "$ROOT/root/sample.jpg"
 
 # ---- boot ----------------------------------------------------------------------------------
-NSPAWN=
-CPID=
-shutdown_container() {
-    [ -n "$NSPAWN" ] && kill -0 "$NSPAWN" 2>/dev/null || return 0
-    [ -n "$CPID" ] && nsenter -t "$CPID" -a systemctl poweroff >/dev/null 2>&1 || true
-    for _ in $(seq 60); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$NSPAWN" 2>/dev/null; then
-        say "container did not power off within 30 s: terminating systemd-nspawn ($NSPAWN)"
-        kill "$NSPAWN" 2>/dev/null || true
-        wait "$NSPAWN" 2>/dev/null || true
-    fi
-}
-on_exit() {
-    rc=$?
-    shutdown_container
-    if [ "$rc" = 0 ]; then rm -rf "$ROOT"; else say "left for inspection: $ROOT, boot log $WORK/boot.log"; fi
-    say "total $(( $(date +%s) - T0 )) s, $( [ "$rc" = 0 ] && echo PASSED || echo FAILED)"
-}
-trap on_exit EXIT
+container_boot
 trap 'say "FAIL: line $LINENO: $BASH_COMMAND"' ERR
-
-say "booting the container (systemd-nspawn -D $ROOT -b --register=no --keep-unit)"
-systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --console=passive \
-    --machine=ffea-test-$$ < /dev/null > "$WORK/boot.log" 2>&1 &
-NSPAWN=$!
-for _ in $(seq 100); do
-    CPID=$(ps -o pid= --ppid "$NSPAWN" 2>/dev/null | head -1 | tr -d ' ' || true)
-    [ -n "$CPID" ] && break
-    kill -0 "$NSPAWN" 2>/dev/null || { cat "$WORK/boot.log"; fail "systemd-nspawn exited"; }
-    sleep 0.1
-done
-[ -n "$CPID" ] || fail "no container init process"
-
-# run a shell command inside the container, with a clean environment
-ct() {
-    nsenter -t "$CPID" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive sh -c "$1"
-}
-state=
-for _ in $(seq 120); do
-    state=$(ct 'systemctl is-system-running' 2>/dev/null || true)
-    case "$state" in running|degraded) break ;; esac
-    sleep 0.5
-done
-case "$state" in running|degraded) ;; *) fail "container systemd not up (state: ${state:-none})" ;; esac
-say "container up ($state)"
 
 # ---- install ---------------------------------------------------------------------------------
 # ports free on the host (the container shares its network); never 18666 if a dev daemon has it
@@ -391,5 +297,5 @@ left=$(ct "dpkg -l 'findface*' 2>/dev/null | grep -E '^[a-z][a-zA-Z] ' | grep -E
 [ -z "$left" ] || { echo "$left" | sed 's/^/    /'; fail "apt-get purge left these behind"; }
 say "apt-get purge: no package, file, unit, user, diversion or instance link ($link) left"
 
-shutdown_container
+container_shutdown
 say "container powered off"
