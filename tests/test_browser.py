@@ -167,7 +167,7 @@ def test_astronaut_boxes_attributes_and_comparison(browser, demo, tmp_path):
     zoom = float(canvas.get_attribute("data-zoom"))  # a small photo is drawn enlarged
     assert int(canvas.get_attribute("width")) == round(512 * zoom)
     assert canvas.get_attribute("data-boxes") == "1"
-    assert canvas.get_attribute("data-landmarks") == "5"  # the fitter's points, matched to the face
+    assert canvas.get_attribute("data-landmarks") == "21"  # the fitter's 21 named points, matched to the face
     r, g, b, _ = pixel(browser, round(testing.ASTRONAUT_FACE[0] * zoom), round(120 * zoom))  # the box's left edge
     assert r > 200 and 80 < g < 170 and b < 80, f"not face 1's orange: {(r, g, b)}"
 
