@@ -42,6 +42,8 @@ from findface_extraction_api.testing import Daemon, astronaut, jpeg
 ROOT = Path(__file__).resolve().parent.parent
 LFW = ROOT.parent / "shared" / "eval-data" / "verification" / "lfw"
 PEER_VENV = ROOT / "build" / "bench-peer-venv"
+# The optional liveness pack, as `make models` finds it, so both bundles hold the same models.
+LIVENESS_PACK = os.environ.get("FFEA_LIVENESS_PACK", str(ROOT.parent / "shared" / "models" / "minifasnet"))
 PEER_PACKAGES = ["dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0", "Pillow", "numpy", "Click"]
 PEER_NO_DEPS = ["face-recognition==1.3.0"]  # its metadata wants dlib from source; dlib-bin provides it
 ALL = {"need_facen": True, "need_gender": True, "need_age": True, "need_emotions": True, "need_normalized": True}
@@ -221,7 +223,9 @@ def before_checkout(ref):
         add = ["git", "worktree", "add", "--detach", str(tree), commit]
         subprocess.run(add, cwd=ROOT, check=True, stdout=sys.stderr)
     build = [sys.executable, str(tree / "models-data" / "build.py"), "--out", str(tree / "build" / "models")]
-    subprocess.run([*build, "--cache", str(ROOT / "build" / "cache")], check=True, stdout=sys.stderr)
+    pack = LIVENESS_PACK if Path(LIVENESS_PACK).is_dir() else "none"
+    build += ["--cache", str(ROOT / "build" / "cache"), "--liveness-pack", pack]
+    subprocess.run(build, check=True, stdout=sys.stderr)
     return str(tree), str(tree / "build" / "models")
 
 
