@@ -302,7 +302,14 @@ def main():
     parser.add_argument("--no-peer", action="store_true", help="skip face_recognition")
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--report-only", action="store_true", help="rewrite --doc from --out, measure nothing")
     args = parser.parse_args()
+    if args.report_only:
+        doc = json.loads(Path(args.out).read_text())
+        doc["summary"] = report.summarize(doc)
+        Path(args.doc).write_text(report.markdown(doc))
+        print(report.text(doc))
+        return
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.seconds = args.seconds or (1.5 if args.quick else 3.0)
     started = time.time()
