@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/run.py [--quick] [--before REF|DIR] [--rounds N] [--seconds S] [--no-peer]
 
-For every case (an image set x a request mix) it measures, round after round with the order of
-the checkouts alternating:
+For every case (an image set x a request mix) it measures, round after round, each case on both
+checkouts back to back in alternating order (the machine is shared: neighbours in time see the
+same load):
 - the in-process bound: the handlers' worker-thread code on the daemon's own threads, no HTTP
   (bench/inprocess.py);
 - the daemon over HTTP at 1, 4 and 16 concurrent clients (keep-alive connections): throughput,
@@ -259,37 +260,46 @@ def run_peer(python, photos, processes):
 # ---------------------------------------------------------------- rounds
 
 
-def measure_checkout(checkout, sets, args, results):
+def measure_case(checkout, spec, sets, args, results):
+    """One case on one checkout: in-process, then HTTP at each client count (stage shares at 4)."""
+    name, image_set, _, params, kind = spec
     port = checkout.daemon.port
-    for name, image_set, _, params, kind in CASES:
-        images = [Path(p).read_bytes() for p in sets[image_set]]
-        command = {
-            "images": sets[image_set],
-            "params": params,
-            "kind": kind,
-            "seconds": args.seconds,
-            "min_requests": 8,
-        }
-        case = results.setdefault(checkout.label, {}).setdefault(name, {})
-        case.setdefault("in-process", []).append(summary(checkout.in_process(command)))
-        http_load(port, kind, params, images[:1], 1, 0, 1)  # warm-up
-        for clients in CLIENTS:
-            before = stage_seconds(port) if clients == 4 else None
-            run = http_load(port, kind, params, images, clients, args.seconds, max(8, 2 * clients))
-            case.setdefault(f"http-{clients}", []).append(summary(run))
-            if before is not None:
-                after = stage_seconds(port)
-                spent = {stage: after.get(stage, 0) - before.get(stage, 0) for stage in after}
-                total = sum(v for k, v in spent.items() if k != "queue_wait") or 1
-                case.setdefault("stage_share", []).append(
-                    {k: v / total for k, v in spent.items() if k != "queue_wait" and v > 0}
-                )
-        log(
-            f"  {checkout.label:6s} {name:40s} in-process {case['in-process'][-1]['rps']:6.1f}/s  "
-            + "  ".join(f"{c} cl {case[f'http-{c}'][-1]['rps']:6.1f}/s" for c in CLIENTS)
-        )
-    memory = results.setdefault("memory_mib", {}).setdefault(checkout.label, [])
-    memory.append(memory_mib(checkout.daemon.process.pid))
+    images = [Path(p).read_bytes() for p in sets[image_set]]
+    command = {"images": sets[image_set], "params": params, "kind": kind, "seconds": args.seconds, "min_requests": 8}
+    case = results.setdefault(checkout.label, {}).setdefault(name, {})
+    case.setdefault("in-process", []).append(summary(checkout.in_process(command)))
+    http_load(port, kind, params, images[:1], 1, 0, 1)  # warm-up
+    for clients in CLIENTS:
+        before = stage_seconds(port) if clients == 4 else None
+        run = http_load(port, kind, params, images, clients, args.seconds, max(8, 2 * clients))
+        case.setdefault(f"http-{clients}", []).append(summary(run))
+        if before is not None:
+            after = stage_seconds(port)
+            spent = {stage: after.get(stage, 0) - before.get(stage, 0) for stage in after}
+            total = sum(v for k, v in spent.items() if k != "queue_wait") or 1
+            case.setdefault("stage_share", []).append(
+                {k: v / total for k, v in spent.items() if k != "queue_wait" and v > 0}
+            )
+    log(
+        f"  {checkout.label:6s} {name:40s} in-process {case['in-process'][-1]['rps']:6.1f}/s  "
+        + "  ".join(f"{c} cl {case[f'http-{c}'][-1]['rps']:6.1f}/s" for c in CLIENTS)
+    )
+
+
+def measure_round(index, checkouts, sets, args, results, peer):
+    """Every case on every checkout, the checkouts back to back per case in alternating order (so
+    both see the same load on a shared machine); the peer right after the headline case."""
+    for i, spec in enumerate(CASES):
+        order = list(checkouts.values())
+        for checkout in order if (index + i) % 2 == 0 else order[::-1]:
+            measure_case(checkout, spec, sets, args, results)
+        if peer and spec[0] == report.HEADLINE:
+            processes = len(os.sched_getaffinity(0))
+            results.setdefault("peer", []).append(run_peer(peer, sets["photos"], processes))
+            log(f"  peer   face_recognition, {processes} processes: {results['peer'][-1]['rps']:.1f} photos/s")
+    for checkout in checkouts.values():
+        memory = results.setdefault("memory_mib", {}).setdefault(checkout.label, [])
+        memory.append(memory_mib(checkout.daemon.process.pid))
 
 
 def main():
@@ -325,13 +335,7 @@ def main():
             sets = image_sets(tmp, args.photos, checkouts["after"].daemon)
             for r in range(args.rounds):
                 log(f"bench: round {r + 1}/{args.rounds}")
-                order = list(checkouts.values())
-                for checkout in order if r % 2 == 0 else order[::-1]:
-                    measure_checkout(checkout, sets, args, results)
-                if peer:
-                    processes = len(os.sched_getaffinity(0))
-                    results.setdefault("peer", []).append(run_peer(peer, sets["photos"], processes))
-                    log(f"  peer   face_recognition, {processes} processes: {results['peer'][-1]['rps']:.1f} photos/s")
+                measure_round(r, checkouts, sets, args, results, peer)
             layout = {label: c.layout for label, c in checkouts.items()}
             banner = {label: c.daemon.client.request("GET", "/")[2] for label, c in checkouts.items()}
         finally:
