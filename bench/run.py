@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -320,6 +321,7 @@ def main():
         Path(args.doc).write_text(report.markdown(doc))
         print(report.text(doc))
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the daemons
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.seconds = args.seconds or (1.5 if args.quick else 3.0)
     started = time.time()
