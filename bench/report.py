@@ -30,7 +30,13 @@ NOTES = """## What changed for issue 13, and what was tried
   chain; int8 everywhere is faster but moves the vectors too far (see the cosines).
 - **Not kept: micro-batching faces across requests**: per-face CPU at batch 8 is no lower than at
   batch 1 (table at the end), so on a CPU-bound machine a batching window only adds latency.
+- **Kept: malloc mmap/trim thresholds of 32 MiB** (`daemon/memory.py`, was a 1 MiB mmap
+  threshold): a 1280x720 frame's buffers are reused within a burst instead of being mapped,
+  page-faulted and unmapped on every request (~20 % less CPU per 1280x720 all-attribute request,
+  measured in-process); the price is RSS during bursts (see Memory), which the idle trim returns.
 - **Layout**: the default `model_instances = 0` (one instance per CPU, one thread each) stays.
+- The machine is shared with other engineers' builds and benchmarks (load average 7-17 on 2 CPUs
+  during this run), so single figures swing by 2x between rounds; read the per-round ratios.
 """
 
 
@@ -160,8 +166,8 @@ def markdown(doc: dict) -> str:
         f"{', '.join(f'{x:.1f}' for x in m['load_average_at_end'])} "
         "(the machine is shared, so only ratios measured side by side in this run are meaningful).",
         f"{st['rounds']} rounds of {st['seconds_per_measurement']:g} s per measurement (at least 8 requests, "
-        "2 per client); checkouts alternate order each round. Every cell is median (min–max) over rounds; every "
-        "ratio is the median (min–max) of the per-round ratios.",
+        "2 per client); each case runs on both checkouts back to back, in alternating order. Every cell is "
+        "median (min–max) over rounds; every ratio is the median (min–max) of the per-round ratios.",
         f"Layout: {st['layout']}. Photos: {st['photos']} LFW images (../shared/eval-data, read in place); "
         f"crops: {st['crops']} normalized crops of those photos posted back with `detector: prenormalized`; "
         "frames: 1280x720 JPEGs with 1 or 6 copies of skimage's astronaut head (~110 px faces).",
