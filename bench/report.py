@@ -173,6 +173,9 @@ def markdown(doc: dict) -> str:
         "frames: 1280x720 JPEGs with 1 or 6 copies of skimage's astronaut head (~110 px faces).",
         f"facen model: {st['models']}.",
         "",
+        "The per-face cost of the `[age]`/`[emotions]` model options and of the Image API's own models "
+        "(FaceMesh, Iris, quality checks, NanoDet) is in `docs/performance-models.md`.",
+        "",
         "## Done-when checks (issue 13)",
         "",
         "| check | measured (median) | met |",

@@ -36,10 +36,12 @@ import threading
 import time
 from pathlib import Path
 
+import model_costs
 import numpy as np
 import report
+from model_costs import frame
 
-from findface_extraction_api.testing import Daemon, astronaut, jpeg
+from findface_extraction_api.testing import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 LFW = ROOT.parent / "shared" / "eval-data" / "verification" / "lfw"
@@ -68,16 +70,6 @@ def log(message):
 
 
 # ---------------------------------------------------------------- image sets
-
-
-def frame(faces):
-    """A 1280x720 JPEG with `faces` copies of the astronaut's head (~110 px faces)."""
-    canvas = np.full((720, 1280, 3), 90, np.uint8)
-    head = astronaut()[20:260, 120:340]
-    for i in range(faces):
-        x, y = 30 + (i % 5) * 245, 60 + (i // 5) * 330
-        canvas[y : y + head.shape[0], x : x + head.shape[1]] = head
-    return jpeg(canvas, quality=90)
 
 
 def image_sets(folder: Path, photos: int, daemon) -> dict:
@@ -314,7 +306,16 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
     parser.add_argument("--report-only", action="store_true", help="rewrite --doc from --out, measure nothing")
+    parser.add_argument("--only-model-options", action="store_true", help="only the per-face cost of each model option")
+    parser.add_argument("--only-imageapi", action="store_true", help="only the cost of the Image API's own models")
     args = parser.parse_args()
+    if args.only_model_options or args.only_imageapi:
+        rounds = args.rounds or 20
+        if args.only_model_options:
+            model_costs.report_options(model_costs.model_options(rounds))
+        if args.only_imageapi:
+            model_costs.report_imageapi(model_costs.imageapi_costs(rounds))
+        return
     if args.report_only:
         doc = json.loads(Path(args.out).read_text())
         doc["summary"] = report.summarize(doc)

@@ -160,7 +160,9 @@ def markdown(r, plots):
         f"# Accuracy on public benchmarks{' (quick subset)' if r['quick'] else ''}",
         "",
         f"Written by `eval/run.py` ({'`make eval-quick`' if r['quick'] else '`make eval`'}) on {r['written']}: "
-        f"{d.get('name', '?')} {d.get('version', '?')}, default configuration, {d.get('model_instances', '?')} "
+        f"{d.get('name', '?')} {d.get('version', '?')}, "
+        f"{', '.join(f'`{c}`' for c in r.get('configuration') or []) or 'default configuration'}, "
+        f"{d.get('model_instances', '?')} "
         f"model instance(s) x {d.get('threads_per_instance', '?')} thread(s) on {t['cpus']} CPU(s). Every image went "
         f"through `POST /` as multipart, {t['requests_per_envelope']} requests per envelope, "
         f"{t['clients']} concurrent clients. Total run time {r['total_seconds']:.0f} s. Data: the research-only "

@@ -604,7 +604,21 @@ def main():
     parser.add_argument("--only", help="comma-separated sections of " + ",".join(SECTIONS))
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a non-default setting for the daemon this starts, e.g. age.model=cydral+faceres (repeatable)",
+    )
     args = parser.parse_args()
+    config = {}
+    for item in args.config:
+        place, _, value = item.partition("=")
+        section, _, key = place.rpartition(".")
+        if not key or not value:
+            sys.exit(f"--config {item!r}: expected SECTION.KEY=VALUE")
+        config.setdefault(section or "top", {})[key] = value
     data = Path(args.data)
     if not (data / "README.md").exists():
         sys.exit(f"no evaluation data at {data} (expected ../shared/eval-data, see its README.md)")
@@ -613,14 +627,19 @@ def main():
     import accuracy_report  # matplotlib: imported only here, an eval-only dependency
 
     def go(client):
-        return evaluate(client, data, quick=args.quick, sections=sections, clients=args.clients, batch=args.batch)
+        report = evaluate(client, data, quick=args.quick, sections=sections, clients=args.clients, batch=args.batch)
+        report["configuration"] = args.config
+        return report
 
     if args.url:
         report = go(Client(args.url.rstrip("/")))
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            print("starting a daemon (default configuration, build/models) ...", file=sys.stderr)
-            daemon = Daemon(Path(tmp))
+            print(
+                f"starting a daemon ({', '.join(args.config) or 'default configuration'}, build/models) ...",
+                file=sys.stderr,
+            )
+            daemon = Daemon(Path(tmp), **config)
             try:
                 report = go(daemon.client)
             finally:

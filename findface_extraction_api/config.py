@@ -41,6 +41,8 @@ class Settings:
     min_face_size: float
     max_face_size: float
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
+    age_model: str = "cydral"  # [age] model: cydral, or cydral+faceres (opt-in; IMDB-WIKI terms)
+    emotions_model: str = "ensemble"  # [emotions] model: ensemble (two networks averaged) or mini-xception
     fetch_max_concurrent: int = 64
     fetch_max_queued: int = 256
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini
@@ -100,6 +102,8 @@ KEYS = {
     "min_face_size": ("nnd", "min_face_size"),
     "max_face_size": ("nnd", "max_face_size"),
     "liveness_threshold": ("liveness", "threshold"),
+    "age_model": ("age", "model"),
+    "emotions_model": ("emotions", "model"),
     "max_pixels": ("limits", "max_pixels"),
     "envelope_pixels": ("limits", "envelope_pixels"),
     "max_objects": ("limits", "max_objects"),

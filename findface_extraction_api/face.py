@@ -30,13 +30,20 @@ class Face:
     emotions: dict[str, float] | None = None  # probabilities by label
     liveness: float | None = None  # P(real face) from MiniFASNet (models/liveness.py)
     real: bool | None = None  # liveness at the configured threshold
-    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees (headpose.py)
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees (facemesh.pose or headpose.py)
+    mesh: np.ndarray | None = None  # (468, 3) FaceMesh points, x and y in image pixels, z relative
+    mesh_flag: float | None = None  # FaceMesh's face-present score, 0..1
+    eye_openness: tuple[float, float] | None = None  # eyelid gap / eye width, image-left eye first
+    qaa: dict[str, float | bool] | None = None  # ISO-style quality checks by field (qaa.py)
 
     def shifted(self, dx: float, dy: float) -> "Face":
         """The same face with coordinates moved by (dx, dy), e.g. from a roi crop to the image."""
         offset = np.array([dx, dy], np.float64)
         points = None if self.dlib_points is None else self.dlib_points + offset
-        return replace(self, box=self.box + np.tile(offset, 2), landmarks=self.landmarks + offset, dlib_points=points)
+        mesh = None if self.mesh is None else self.mesh + np.array([dx, dy, 0.0])
+        return replace(
+            self, box=self.box + np.tile(offset, 2), landmarks=self.landmarks + offset, dlib_points=points, mesh=mesh
+        )
 
     def ranked_emotions(self) -> list[tuple[str, float]]:
         """(label, probability) pairs, most probable first."""

@@ -14,13 +14,18 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from . import headpose, imaging, metrics, normalize, quality
+from . import headpose, imaging, metrics, normalize, qaa, quality
 from .face import Face
 from .models import liveness
 from .models.age_gender import AgeEstimator, GenderClassifier
+from .models.bodies import BodyDetector
 from .models.detector import Detector, suppress
 from .models.emotions import EmotionClassifier
+from .models.facemesh import FaceMesh, mesh_roll, roll_of
+from .models.facemesh import pose as facemesh_pose
 from .models.facen import SAME_PERSON_THRESHOLD, FacenExtractor, Match, compare
+from .models.faceres import AgeEnsemble, FaceresAge
+from .models.iris import IrisModel
 from .models.landmarks import LandmarkPredictor, to_yunet_order
 from .models.legacy import LegacyDetector
 from .models.runtime import Runtime
@@ -29,6 +34,8 @@ T = TypeVar("T")
 Box = tuple[int, int, int, int]  # left, top, right, bottom in source pixels
 BATCH = 32  # faces per model run: bounds onnxruntime's arena, which keeps its largest allocation
 GOOD_QUALITY = -1.0  # an upright face at least this good makes the turned passes look only for larger faces
+MESH_FACE = 0.5  # FaceMesh's face flag at or above which its mesh (pose, eyes) is used; else the 5 points
+REFIT_ROLL = 5.0  # degrees between the 5-point and the mesh's eye line that make the mesh re-cut level
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,13 @@ class Options:
     age: bool = False
     emotions: bool = False
     liveness: bool = False  # needs the optional MiniFASNet pack and the original frame
-    pose: bool = False
+    pose: bool = False  # FaceMesh's 468 points and the head pose from them
+    qaa: bool = False  # ISO-style quality checks (qaa.py); implies pose, Iris eye openness and emotions
+    mask: bool = False  # a medical-mask classifier: none ships (MASK_UNAVAILABLE), so always Unsupported
 
     @property
     def needs_crop(self) -> bool:
-        return self.crop or self.facen or self.gender or self.age or self.emotions
+        return self.crop or self.facen or self.gender or self.age or self.emotions or self.qaa
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,14 @@ class Thresholds:
     male: float = 0.5  # P(male) above it is MALE
     real: float = 0.5  # P(real) at or above it is REAL ([liveness] threshold)
     same_person: float = SAME_PERSON_THRESHOLD  # facen cosine at or above it is the same person
+    body: float = 0.35  # NanoDet person score at or above it is a body (NanoDet's demo threshold)
+
+
+MASK_UNAVAILABLE = (
+    "mask-estimator is not available: no mask classifier whose weights and licence allow "
+    "redistribution and whose training data have known terms was found in PyPI or npm (see "
+    "docs/imageapi.md); quality-assessment-estimator's notMasked is a documented colour heuristic"
+)
 
 
 class Unsupported(Exception):
@@ -70,16 +87,21 @@ class Unsupported(Exception):
 
 
 class Models:
-    """Every model of the bundle, loaded and checked once."""
+    """Every model of the bundle the configuration uses, loaded and checked once."""
 
-    def __init__(self, runtime: Runtime, workers: int = 1):
+    def __init__(self, runtime: Runtime, workers: int = 1, age: str = "cydral", emotions: str = "ensemble"):
+        """`age` and `emotions` are the [age] and [emotions] `model` settings (config.spec lists the values)."""
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
         self.facen = FacenExtractor(runtime)
-        self.age = AgeEstimator(runtime)
+        cydral = AgeEstimator(runtime)
+        self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
-        self.emotions = EmotionClassifier(runtime)
+        self.emotions = EmotionClassifier(runtime, emotions)
+        self.facemesh = FaceMesh(runtime)
+        self.iris = IrisModel(runtime)
+        self.bodies = BodyDetector(runtime)
         # Optional pack: None when the bundle was built without it (see models/liveness.py).
         self.liveness = liveness.LivenessEstimator(runtime) if liveness.available(runtime.bundle) else None
 
@@ -107,6 +129,8 @@ class Pipeline:
         """Unsupported if `options` cannot be answered here; cheap, so adapters call it before queueing."""
         if options.detector not in self.detectors:
             raise Unsupported("detector", f"unknown detector '{options.detector}'")
+        if options.mask:
+            raise Unsupported("mask", MASK_UNAVAILABLE)
         if options.rotate and options.detector != "yunet":
             raise Unsupported("rotate", "auto-rotation works only with the yunet (nnd) detector")
         if options.liveness:
@@ -153,6 +177,11 @@ class Pipeline:
             self._add_liveness(image, faces)
         metrics.FACES.observe(len(faces))
         return faces
+
+    def detect_bodies(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """People in `image` (BGR): (box left, top, right, bottom in pixels, score), best first."""
+        with metrics.stage("bodies"):
+            return self.models.bodies.detect(image, self.thresholds.body)
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> Match:
         """1:1 comparison of two facens at the configured same-person threshold."""
@@ -235,9 +264,9 @@ class Pipeline:
         """Fill the requested attributes and decisions (batched per model) of faces found in `image`."""
         if not faces:
             return
-        if options.pose:
-            for face in faces:
-                face.pose = headpose.estimate(face.landmarks)
+        if options.pose or options.qaa:
+            with metrics.stage("mesh"):
+                self._add_mesh(image, faces, eyes=options.qaa)
         if not options.needs_crop:
             return
         crops = []
@@ -260,10 +289,39 @@ class Pipeline:
             with metrics.stage("age"):
                 for face, age in zip(faces, in_batches(models.age.estimate, crops), strict=True):
                     face.age = float(age)
-        if options.emotions:
+        if options.emotions or options.qaa:
             with metrics.stage("emotions"):
                 for face, emotions in zip(faces, in_batches(models.emotions.classify, crops), strict=True):
                     face.emotions = emotions
+        if options.qaa:
+            with metrics.stage("qaa"):
+                for face in faces:
+                    face.qaa = qaa.assess(image, face)
+
+    def _add_mesh(self, image: np.ndarray, faces: list[Face], eyes: bool) -> None:
+        """FaceMesh for each face, cut level with its 5-point eye line (again level with the mesh's
+        own when they disagree by over REFIT_ROLL: shut eyes mislead the 5 points); the pose from
+        the mesh, or from the 5 points where FaceMesh sees no face; with `eyes`, Iris openness."""
+        mesh = self.models.facemesh
+
+        def fit(items: Sequence[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+            return mesh.fit(image, [box for box, _ in items], [roll for _, roll in items])
+
+        rolls = [roll_of(face.landmarks) for face in faces]
+        fitted = in_batches(fit, [(face.box, roll) for face, roll in zip(faces, rolls, strict=True)])
+        again = [i for i, (points, _) in enumerate(fitted) if abs(mesh_roll(points) - rolls[i]) > REFIT_ROLL]
+        for i, refit in zip(
+            again, in_batches(fit, [(faces[i].box, mesh_roll(fitted[i][0])) for i in again]), strict=True
+        ):
+            fitted[i] = refit
+        for face, (points, flag) in zip(faces, fitted, strict=True):
+            face.mesh, face.mesh_flag = points, flag
+            face.pose = facemesh_pose(points) if flag >= MESH_FACE else headpose.estimate(face.landmarks)
+        if eyes:
+            meshed = [face for face in faces if face.mesh is not None and (face.mesh_flag or 0) >= MESH_FACE]
+            openness = in_batches(lambda items: self.models.iris.openness(image, items), [f.mesh for f in meshed])
+            for face, value in zip(meshed, openness, strict=True):
+                face.eye_openness = value
 
     def _add_liveness(self, image: np.ndarray, faces: list[Face]) -> None:
         """Fill `liveness` (P(real)) and `real` from the original frame."""

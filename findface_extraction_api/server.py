@@ -55,6 +55,8 @@ RESTART_KEYS = {
     "listen",
     "models_root",
     "model_instances",
+    "age.model",
+    "emotions.model",
     "metrics.enabled",
     "metrics.listen",
     "limits.header_timeout",
@@ -73,13 +75,16 @@ class Service:
 
     def __init__(self, settings: Settings):
         self.state = "starting"
+        self.pending = 0  # work items submitted to the inference pool and not yet done
         self.settings = settings
         self.cpus = cpu_count()
         self.instances = settings.model_instances or self.cpus
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        self.pipeline = Pipeline(Models(Runtime(self.bundle, self.threads), workers=self.instances))
+        runtime = Runtime(self.bundle, self.threads)
+        models = Models(runtime, self.instances, age=settings.age_model, emotions=settings.emotions_model)
+        self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
             log.warning(
                 "liveness: not installed (need_liveness and face-detector-liveness-estimator will "
@@ -130,6 +135,7 @@ class Service:
         """Run CPU-bound work in the inference pool, off the event loop (timed and counted)."""
         submitted = time.perf_counter()
         metrics.QUEUED.inc()
+        self.pending += 1
 
         def work() -> T:
             started = time.perf_counter()
@@ -142,7 +148,10 @@ class Service:
                 metrics.BUSY.dec()
                 metrics.BUSY_SECONDS.inc(time.perf_counter() - started)
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        finally:
+            self.pending -= 1
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -196,7 +205,7 @@ def make_app(service: Service, with_metrics: bool = True) -> web.Application:
     if os.path.exists(static.OPENAPI):
         ops.append((r"/openapi.json", static.OpenApiHandler))
     if service.settings.demo_enabled:
-        ops.append((r"/demo", web.RedirectHandler, {"url": "/demo/"}))
+        ops.append((r"/demo", static.DemoRedirectHandler))
         ops.append((r"/demo/(.*)", static.DemoHandler, {"path": static.DEMO, "default_filename": "index.html"}))
     return web.Application(
         [(r"/", ExtractionHandler, {"service": service}), *ops, *imageapi.routes(service)],

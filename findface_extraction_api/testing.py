@@ -47,6 +47,108 @@ def astronaut() -> np.ndarray:
     return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
+# The astronaut's five landmarks as the pipeline places them in the 512x512 original (YuNet order:
+# image-left eye, image-right eye, nose tip, image-left and image-right mouth corner).
+ASTRONAUT_POINTS = np.array([[203.8, 99.4], [247.0, 101.5], [221.2, 126.7], [204.7, 146.3], [242.6, 148.4]])
+
+
+def degraded(image: np.ndarray, kind: str, strength: float = 1.0, points: np.ndarray = ASTRONAUT_POINTS) -> np.ndarray:
+    """A synthetic degradation of a face photo (the astronaut by default, `points` its landmarks),
+    for the quality checks' tests and calibration; `strength` 1 is the level each check must catch.
+
+    blur: Gaussian, sigma 3 x strength px. dark: x (1 - 0.7 strength). sidelight: a left-to-right
+    ramp to (1 - 0.7 strength) across the face. flare: a saturated highlight on the cheek. noise:
+    Gaussian, sigma 12 x strength (seeded). watermark: semi-transparent text across the image.
+    turned: rotated in plane by 35 x strength degrees about the face. Without a strength:
+    eyes_closed: each eye inpainted from the skin around it with a lash line drawn across. mask:
+    a light-blue surgical mask polygon over nose and mouth. plain_background: everything outside
+    an ellipse around the head replaced by flat grey (an improvement, not a degradation).
+    """
+    out = image.copy()
+    eye_left, eye_right, nose, mouth_left, mouth_right = points
+    eye_distance = float(np.linalg.norm(eye_right - eye_left))
+    centre = points.mean(0)
+    if kind == "blur":
+        return cv2.GaussianBlur(out, (0, 0), 3 * strength)
+    if kind == "dark":
+        return (out.astype(np.float32) * (1 - 0.7 * strength)).astype(np.uint8)
+    if kind == "sidelight":
+        x = np.arange(out.shape[1], dtype=np.float32)
+        span = 2.5 * eye_distance
+        ramp = 1 - 0.7 * strength * np.clip((x - (centre[0] - span)) / (2 * span), 0, 1)
+        return (out.astype(np.float32) * ramp[None, :, None]).clip(0, 255).astype(np.uint8)
+    if kind == "flare":
+        yy, xx = np.mgrid[: out.shape[0], : out.shape[1]].astype(np.float32)
+        spot = eye_left + [0.1 * eye_distance, 0.8 * eye_distance]
+        blob = np.exp(-((xx - spot[0]) ** 2 + (yy - spot[1]) ** 2) / (2 * (0.35 * eye_distance * strength) ** 2))
+        return (out.astype(np.float32) + 400 * blob[..., None]).clip(0, 255).astype(np.uint8)
+    if kind == "noise":
+        rng = np.random.default_rng(7)
+        return (out.astype(np.float32) + rng.normal(0, 12 * strength, out.shape)).clip(0, 255).astype(np.uint8)
+    if kind == "watermark":
+        layer = out.copy()
+        step = max(12, int(0.6 * eye_distance))
+        scale = step / 30
+        for row, y in enumerate(range(step, out.shape[0], step)):
+            cv2.putText(
+                layer,
+                "SAMPLE  PROOF" * 4,
+                (-(row % 3) * step, y),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (255, 255, 255),
+                max(1, int(scale * 2)),
+                cv2.LINE_AA,
+            )
+        alpha = 0.5 * strength
+        return cv2.addWeighted(layer, alpha, out, 1 - alpha, 0)
+    if kind == "turned":
+        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 35 * strength, 1.0)
+        return cv2.warpAffine(out, matrix, (out.shape[1], out.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    if kind == "eyes_closed":
+        mask = np.zeros(out.shape[:2], np.uint8)
+        axes = (int(0.3 * eye_distance), int(0.14 * eye_distance))
+        for eye in (eye_left, eye_right):
+            cv2.ellipse(mask, (int(eye[0]), int(eye[1])), axes, 0, 0, 360, 255, -1)
+        out = cv2.inpaint(out, mask, max(3, int(0.1 * eye_distance)), cv2.INPAINT_TELEA)
+        for eye in (eye_left, eye_right):
+            y = int(eye[1] + 0.05 * eye_distance)
+            cv2.ellipse(
+                out,
+                (int(eye[0]), y - axes[1] // 2),
+                (axes[0], axes[1] // 2),
+                0,
+                20,
+                160,
+                (40, 35, 45),
+                max(1, int(eye_distance / 25)),
+                cv2.LINE_AA,
+            )
+        return out
+    if kind == "mask":
+        down = (mouth_left + mouth_right) / 2 - (eye_left + eye_right) / 2
+        polygon = np.array(
+            [
+                eye_left + [-0.45 * eye_distance, 0.45 * eye_distance],
+                nose + [0, -0.35 * eye_distance],
+                eye_right + [0.45 * eye_distance, 0.45 * eye_distance],
+                mouth_right + down * 0.9 + [0.35 * eye_distance, 0],
+                (mouth_left + mouth_right) / 2 + down * 1.25,
+                mouth_left + down * 0.9 + [-0.35 * eye_distance, 0],
+            ],
+            np.int32,
+        )
+        cv2.fillPoly(out, [polygon], (235, 215, 170), cv2.LINE_AA)
+        return out
+    if kind == "plain_background":
+        keep = np.zeros(out.shape[:2], np.uint8)
+        axes = (int(1.6 * eye_distance), int(2.4 * eye_distance))
+        cv2.ellipse(keep, (int(centre[0]), int(centre[1] - 0.3 * eye_distance)), axes, 0, 0, 360, 255, -1)
+        out[keep == 0] = (200, 200, 200)
+        return out
+    raise ValueError(f"unknown degradation {kind!r}")
+
+
 CROWD = (((0.45, (40, 600)), (1.0, (300, 300)), (2.2, (820, 200))), (900, 1400), 110)
 
 

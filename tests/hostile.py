@@ -1848,8 +1848,13 @@ def replace_flags(case: Case, **flags: Any) -> Case:
 
 IMAGEAPI = "imageapi"
 HTTP = "http"
-DETECTORS = ("face-detector-face-fitter", "face-detector-template-extractor", "face-detector-liveness-estimator")
-ESTIMATORS = ("age-estimator", "gender-estimator", "emotion-estimator")
+DETECTORS = (
+    "face-detector-face-fitter",
+    "face-detector-template-extractor",
+    "face-detector-liveness-estimator",
+    "body-detector",
+)
+ESTIMATORS = ("age-estimator", "gender-estimator", "emotion-estimator", "quality-assessment-estimator")
 SERVICES = (*DETECTORS, *ESTIMATORS, "verify-matcher")
 OK = (200, None)
 INVALID = (422, None)

@@ -32,6 +32,7 @@ def test_shipped_file_documents_every_key_with_its_default():
     assert settings.min_face_size == 30 and math.isinf(settings.max_face_size)
     assert settings.model_instances == 0 and settings.max_dimension == 6000 and not settings.quality_estimator
     assert settings.models_root == "/usr/share/findface-data/models"
+    assert (settings.age_model, settings.emotions_model) == ("cydral", "ensemble")  # faceres-deep is opt-in
     spec = open(os.path.join(os.path.dirname(config.__file__), "config.spec")).read()
     shipped = open(SHIPPED).read()
     for line in spec.splitlines():
@@ -73,6 +74,8 @@ def test_relative_models_root_is_relative_to_the_file(tmp_path):
             "unknown key 'fetch.size_limt' (known here: allow_private_addresses, allowed_networks",
         ),
         ("ticker_interval = 5000\n", "unknown key 'ticker_interval'"),
+        ("[age]\nmodel = faceres\n", "key 'age.model'"),
+        ("[emotions]\nmodel = big-xception\n", "key 'emotions.model'"),
     ],
 )
 def test_invalid_values_name_file_key_and_expectation(tmp_path, text, expected):

@@ -2,6 +2,7 @@
 clients, descriptor exhaustion, and the specific refusals. Real daemons on the real bundle;
 every hostile file is built here, at test time."""
 
+import base64
 import io
 import json
 import os
@@ -11,7 +12,9 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import hostile
 import pytest
 from PIL import Image
 
@@ -55,16 +58,18 @@ def gif_with_large_frame(screen: int = 64, frame: int = 10000) -> bytes:
     return header + descriptor + b"\x02\x02\x4c\x01\x00\x3b"
 
 
-def post_raw(port: int, path: str, body: bytes, content_type: str, timeout: float = 60) -> tuple[int, dict, dict]:
+def post_raw(
+    port: int, path: str, body: bytes, content_type: str, timeout: float = 60, headers: dict | None = None
+) -> tuple[int, Any, dict]:
     """(status, headers, JSON) of one POST over a fresh connection."""
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("POST", path, body, {"Content-Type": content_type})
+    conn.request("POST", path, body, {"Content-Type": content_type, **(headers or {})})
     response = conn.getresponse()
     payload = response.read()
     conn.close()
-    return response.status, dict(response.headers), json.loads(payload)
+    return response.status, response.headers, json.loads(payload)
 
 
 def envelope(requests: list, files: dict[str, bytes]) -> tuple[bytes, str]:
@@ -117,6 +122,27 @@ def test_every_allowed_format_decodes_the_same_pixels():
         decoded = decode.decode(out.getvalue(), decode.Budget())
         assert decoded.shape == image.shape and (decoded == image).all(), name
     assert decode.probe(jpeg(image), decode.Budget()) == decode.Probe("JPEG", 128, 96)
+
+
+@pytest.mark.unit
+def test_a_progressive_jpeg_with_too_many_scans_is_refused_before_decoding():
+    """A few kilobytes repeating one scan 1,000 times took 11 s to decode at 6000x6000."""
+    for width, scans in ((6000, 1000), (2000, 5000), (1000, decode.JPEG_MAX_SCANS + 1)):
+        bomb = hostile.jpeg_many_scans(width, scans)
+        start = time.monotonic()
+        with pytest.raises(DecodeFailed, match="more than 100 scans"):
+            decode.decode(bomb, decode.Budget())
+        assert time.monotonic() - start < 0.5
+    # Real encoders' progressive JPEGs (10 scans), and one with an EXIF thumbnail, still decode.
+    rgb = Image.fromarray(astronaut()[:, :, ::-1])
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", progressive=True, optimize=True)
+    assert decode.jpeg_scans(out.getvalue(), 100) == 10
+    assert decode.decode(out.getvalue(), decode.Budget()).shape == (512, 512, 3)
+    thumb = io.BytesIO()
+    rgb.resize((64, 64)).save(thumb, "JPEG", progressive=True)
+    app1 = hostile.jpeg_insert(out.getvalue(), [(0xE1, b"Exif\0\0" + thumb.getvalue())])
+    assert decode.jpeg_scans(app1, 100) == 10
 
 
 # ---------------------------------------------------------------- budgets, over HTTP
@@ -213,12 +239,17 @@ def test_one_envelope_does_not_starve_another_client(api):
 
 
 def test_bodies_over_the_limits_get_json_413_and_503(limited):
-    status, _, answer = post_raw(limited.port, "/", b"x" * 4_100_000, "application/json")
-    assert status == 413 and answer["code"] == "PAYLOAD_TOO_LARGE" and "max_body_size" in answer["desc"]
-    status, _, answer = post_raw(
-        limited.port, "/face-detector-face-fitter/v1/process/image", b"x" * 4_100_000, "multipart/form-data; boundary=x"
+    status, headers, answer = post_raw(
+        limited.port, "/", b"x" * 4_100_000, "application/json", headers={"X-Request-ID": "big-1"}
     )
-    assert status == 413 and "max_body_size" in answer["detail"]
+    assert status == 413 and answer["code"] == "PAYLOAD_TOO_LARGE" and "max_body_size" in answer["desc"]
+    assert headers["X-Request-ID"] == "big-1"
+    # The Image API's shape on its routes (versioned or not), FindFace's everywhere else.
+    for path in ("/face-detector-face-fitter/v1/process/image", "/age-estimator/process/sample"):
+        status, headers, answer = post_raw(limited.port, path, b"x" * 4_100_000, "multipart/form-data; boundary=x")
+        assert status == 413 and "max_body_size" in answer["detail"] and headers["X-Request-ID"]
+    status, headers, answer = post_raw(limited.port, "/health", b"x" * 4_100_000, "application/json")
+    assert status == 413 and answer["code"] == "PAYLOAD_TOO_LARGE" and headers["X-Request-ID"]
     # One upload holds 2.5 MB of the 3 MB budget (headers and half its body sent); the next 1 MB waits its turn.
     holder = socket.create_connection(("127.0.0.1", limited.port))
     holder.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2500000\r\n\r\n")
@@ -274,6 +305,8 @@ class _Slow(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/slow"):
             time.sleep(4)
+        elif self.path.startswith("/hold"):
+            time.sleep(15)
         data = jpeg(astronaut())
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
@@ -310,6 +343,26 @@ def test_slow_urls_do_not_starve_other_fetches(api, slow_server):
     assert elapsed < 3, f"a fast URL waited {elapsed:.1f} s behind slow ones"
 
 
+def test_memory_comes_back_while_a_request_waits_on_a_slow_fetch(api, daemons, slow_server):
+    """A request that spends its time waiting on a URL must not keep an upload burst's memory:
+    the trim waits for the inference pool to be idle, not for every request to be answered."""
+    pid = daemons("main").process.pid
+    time.sleep(6)  # one trim period: start from the idle level
+    idle = rss_kib(pid) / 1024
+    waiting = threading.Thread(target=api.post_json, args=({"requests": [{"image": f"{slow_server}/hold"}]},))
+    waiting.start()
+    time.sleep(0.5)
+    body, content_type = envelope([GOOD], {"photo": jpeg(astronaut()), "junk": os.urandom(60_000_000)})
+    status, _, _ = api.request("POST", "/", body, {"Content-Type": content_type})
+    del body
+    assert status == 200
+    time.sleep(8)
+    settled = rss_kib(pid) / 1024
+    assert waiting.is_alive(), "the slow fetch should still be in flight"
+    waiting.join()
+    assert settled < idle + 30, f"RSS {settled:.0f} MB 8 s after a 60 MB upload, idle level {idle:.0f} MB"
+
+
 def test_the_fetch_queue_is_bounded(tmp_path, slow_server):
     daemon = Daemon(tmp_path, fetch={"allow_private_addresses": "true", "max_concurrent": 1, "max_queued": 0})
     try:
@@ -337,6 +390,48 @@ def test_deep_json_is_malformed_json_not_a_500(api):
         "POST", "/", b'{"requests": [{"image": "multipart:x", "roi": NaN}]}', {"Content-Type": "application/json"}
     )[0::2]
     assert status == 400 and json.loads(body)["code"] == "MALFORMED_JSON"
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Send `request` as it is and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes,reason",
+    [
+        (b"GARBAGE\r\n\r\n", "request line"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ten\r\n\r\n", "content-length"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "content-length"),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", ""),
+    ],
+)
+def test_malformed_http_gets_a_json_400_that_says_why(daemons, request_bytes, reason):
+    """Tornado's own answer to a message it cannot parse is a bare 400 with no body."""
+    daemon = daemons("main")
+    answer = raw_exchange(daemon.port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"application/json" in head.lower()
+    document = json.loads(body)
+    assert document["code"] == "BAD_REQUEST" and document["desc"] == document["detail"]
+    assert document["desc"].startswith("malformed HTTP request: ") and reason in document["desc"].lower()
+    assert daemon.client.request("GET", "/health")[0] == 200
+
+
+def test_a_huge_integer_in_an_image_api_bbox_is_a_422_not_a_500(api):
+    sample = {"$image": base64.b64encode(jpeg(astronaut())).decode()}
+    sample["objects"] = [{"id": 0, "class": "face", "bbox": [10**400, 0, 1, 1]}]
+    status, _, body = api.request(
+        "POST", "/age-estimator/v1/process/sample", json.dumps(sample).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 422, body[:300]
+    assert "normalized" in json.loads(body)["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from findface_extraction_api import headpose, normalize
-from findface_extraction_api.testing import ASTRONAUT_FACE, BUNDLE, ROOT, astronaut, facen, iou, jpeg, png
+from findface_extraction_api.api.imageapi.services import FDA_POINTS
+from findface_extraction_api.testing import ASTRONAUT_FACE, BUNDLE, ROOT, astronaut, degraded, facen, iou, jpeg, png
 
 with open(os.path.join(BUNDLE, "manifest.json")) as _f:
     HAVE_LIVENESS = "liveness_v2" in json.load(_f)["models"]
@@ -22,6 +23,13 @@ needs_liveness = pytest.mark.skipif(
 LFW = os.path.join(ROOT, "..", "shared", "eval-data", "verification", "lfw")
 VERSIONS = ("v1", "v2")
 KINDS = ("sample", "image")
+# 3DiVi's 21 fda point names in its documented order (spec-findface-3divi.md §B.5.2)
+FDA_NAMES = (
+    "left_eye_brow_left left_eye_brow_up left_eye_brow_right right_eye_brow_left right_eye_brow_up "
+    "right_eye_brow_right left_eye_left left_eye left_eye_right right_eye_left right_eye right_eye_right "
+    "left_ear_bottom nose_left nose nose_right right_ear_bottom mouth_left mouth mouth_right chin"
+).split()
+assert list(FDA_POINTS) == FDA_NAMES
 EMOTIONS = {"ANGRY", "DISGUSTED", "SCARED", "HAPPY", "NEUTRAL", "SAD", "SURPRISED"}
 ASTRONAUT_JPEG = jpeg(astronaut())
 
@@ -97,31 +105,59 @@ def test_face_fitter(api, version, kind):
     if version == "v1":
         assert list(face) == ["id", "class", "confidence", "bbox", "fitter", "angles"]
         fitter = face["fitter"]
-        assert fitter["fitter_type"] == "ffea_5" and len(fitter["keypoints"]) == 15
-        points = np.array(fitter["keypoints"]).reshape(5, 3)
-        assert np.all(points[:, 2] == 0)
-        points = points[:, :2]
-        assert fitter["right_eye"] == list(points[0]) and fitter["left_eye"] == list(points[1])
+        assert fitter["fitter_type"] == "facemesh_21" and len(fitter["keypoints"]) == 63
+        triples = np.array(fitter["keypoints"]).reshape(21, 3)
+        points = dict(zip(FDA_NAMES, triples[:, :2], strict=True))
+        assert fitter["right_eye"] == list(points["right_eye"]) and fitter["left_eye"] == list(points["left_eye"])
+        assert triples[FDA_NAMES.index("nose"), 2] < triples[FDA_NAMES.index("left_ear_bottom"), 2]  # nose nearer
         pose = face["angles"]
     else:
         assert list(face) == ["id", "class", "confidence", "bbox", "keypoints", "pose"]
         keypoints = face["keypoints"]
-        assert list(keypoints) == [
-            "fitter_type",
-            "points",
-            "right_eye",
-            "left_eye",
-            "nose",
-            "mouth_right",
-            "mouth_left",
-        ]
-        points = np.array([p["proj"] for p in keypoints["points"]])
-        assert keypoints["nose"]["proj"] == list(points[2])
+        assert list(keypoints) == ["fitter_type", "points", *FDA_NAMES]
+        assert [p["proj"] for p in keypoints["points"]] == [keypoints[name]["proj"] for name in FDA_NAMES]
+        points = {name: np.array(keypoints[name]["proj"]) for name in FDA_NAMES}
         pose = face["pose"]
     x1, y1, x2, y2 = face["bbox"]
-    assert np.all((points >= [x1, y1]) & (points <= [x2, y2]))  # all five inside the face box
-    assert points[0, 0] < points[1, 0] and points[3, 0] < points[4, 0]  # subject's right = image left
+    inner = [name for name in FDA_NAMES if "ear" not in name and "brow" not in name]
+    assert all(x1 <= points[n][0] <= x2 and y1 <= points[n][1] <= y2 for n in inner)  # inside the face box
+    # the subject's left is the image's right, and each feature's "left" end is towards it
+    for left, right in [
+        ("left_eye", "right_eye"),
+        ("mouth_left", "mouth_right"),
+        ("nose_left", "nose_right"),
+        ("left_eye_left", "left_eye_right"),
+        ("right_eye_left", "right_eye_right"),
+        ("left_eye_brow_left", "left_eye_brow_right"),
+        ("left_ear_bottom", "right_ear_bottom"),
+    ]:
+        assert points[left][0] > points[right][0], (left, right)
+    assert (
+        points["left_eye_brow_up"][1]
+        < points["left_eye"][1]
+        < points["nose"][1]
+        < points["mouth"][1]
+        < points["chin"][1]
+    )
+    eye_distance = np.linalg.norm(points["left_eye"] - points["right_eye"]) * 512
+    assert 35 < eye_distance < 55  # the astronaut's eyes are about 45 px apart
     assert set(pose) == {"yaw", "pitch", "roll"} and all(abs(v) < 15 for v in pose.values())  # a frontal portrait
+
+
+def fitted_pose(api, image):
+    return only(run(api, "face-detector-face-fitter", "v2", data=png(image)))["pose"]
+
+
+def test_mesh_pose_is_consistent_under_mirroring_and_rotation(api):
+    """No ground-truth pose is at hand: the mesh's pose must at least mirror and follow an in-plane turn."""
+    upright = fitted_pose(api, astronaut())
+    mirrored = fitted_pose(api, cv2.flip(astronaut(), 1))
+    assert abs(upright["yaw"] + mirrored["yaw"]) < 3 and abs(upright["roll"] + mirrored["roll"]) < 3
+    assert abs(upright["pitch"] - mirrored["pitch"]) < 3
+    for degrees in (-30, 20):  # cv2 turns counter-clockwise for positive angles: roll goes down
+        turned = fitted_pose(api, degraded(astronaut(), "turned", degrees / 35))
+        assert abs(turned["roll"] - upright["roll"] + degrees) < 4, (degrees, upright, turned)
+        assert abs(turned["yaw"] - upright["yaw"]) < 8 and abs(turned["pitch"] - upright["pitch"]) < 6
 
 
 def test_unversioned_paths_are_v1(api):
@@ -401,3 +437,45 @@ def test_invalid_routes_and_image_requests(api):
     assert status == 405 and json.loads(raw) == {"detail": "Method Not Allowed"}
     status, _, raw = api.request("POST", "/age-estimator/v3/process/sample", b"{}")
     assert status == 404
+
+
+# ---------------------------------------------------------------- body-detector
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_body_detector(api, version, kind):
+    objects = run(api, "body-detector", version, kind)["objects"]
+    assert objects and [o["id"] for o in objects] == list(range(len(objects)))
+    best = objects[0]
+    assert list(best) == ["id", "class", "confidence", "bbox"] and best["class"] == "body"
+    assert 0.35 <= best["confidence"] <= 1 and all(0 <= v <= 1 for v in best["bbox"])
+    confidences = [o["confidence"] for o in objects]
+    assert confidences == sorted(confidences, reverse=True)
+    x1, y1, x2, y2 = pixels(best["bbox"])
+    fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
+    assert x1 <= fx1 and y1 <= fy1 and x2 >= fx2 and y2 >= fy2  # her body's box holds her face
+    assert (y2 - y1) > 2.5 * (fy2 - fy1)
+
+
+def test_body_detector_finds_each_person_and_no_one_in_an_empty_frame(api):
+    canvas = np.full((512, 1024, 3), 120, np.uint8)
+    canvas[:, :512] = astronaut()
+    canvas[:, 512:] = cv2.flip(astronaut(), 1)
+    objects = run(api, "body-detector", "v2", data=png(canvas))["objects"]
+    centres = sorted((o["bbox"][0] + o["bbox"][2]) / 2 for o in objects if o["confidence"] >= 0.5)
+    assert len(centres) == 2 and centres[0] < 0.5 < centres[1], objects
+    assert run(api, "body-detector", "v2", data=png(np.full((480, 640, 3), 128, np.uint8)))["objects"] == []
+    # a body object goes through the face estimators untouched
+    body = objects[0]
+    assert run(api, "age-estimator", "v2", data=png(canvas), objects=[body])["objects"] == [body]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_mask_estimator_says_it_is_not_available(api, version):
+    status, answer = post(api, f"/mask-estimator/{version}/process/sample", sample(version, objects=GOOD_BOX))
+    assert status == 501, answer
+    (error,) = answer["detail"]
+    assert error["loc"] == ["path", "service"] and "not available" in error["msg"] and "notMasked" in error["msg"]
+    status, answer = post_image(api, f"/mask-estimator/{version}/process/image")
+    assert status == 404 and "process/sample" in answer["detail"]

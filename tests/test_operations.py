@@ -108,6 +108,18 @@ def test_request_ids_are_echoed_or_made_and_logged(api, daemons):
     assert "GET /health 200 ok" in log and "id=abc-123" in log
 
 
+def test_static_routes_answer_errors_as_json_with_a_request_id(api):
+    """The demo page and the OpenAPI document carry ids like the API, and their errors are JSON."""
+    port = int(api.base.rsplit(":", 1)[1])
+    for path, want in (("/openapi.json", 200), ("/demo/", 200), ("/demo", 301), ("/demo/no-such.js", 404)):
+        status, headers, body = get(port, path, {"X-Request-ID": f"static-{want}"})
+        assert status == want and headers["X-Request-ID"] == f"static-{want}", (path, status)
+        if status == 404:
+            assert headers["Content-Type"].startswith("application/json") and json.loads(body)["code"] == "NOT_FOUND"
+    status, headers, body = api.request("POST", "/demo/", b"{}", {"Content-Type": "application/json"})
+    assert status == 405 and json.loads(body)["code"] == "METHOD_NOT_ALLOWED" and headers["X-Request-ID"]
+
+
 def test_metrics_on_their_own_address_and_the_access_log_off(tmp_path):
     metrics_port = free_port()
     daemon = Daemon(tmp_path, metrics={"listen": f"127.0.0.1:{metrics_port}"}, log={"access_log": "false"})

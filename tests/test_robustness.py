@@ -266,6 +266,7 @@ class Figures:
     finished: float = 0.0
     cases_run: int = 0
     max_peak: tuple[float, str] = (0.0, "")
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, case) of the slowest answers
 
     def record(self, case: hostile.Case, answer: hostile.Answer, found: list[str], start: float) -> None:
         self.started = start if self.started is None else self.started
@@ -274,6 +275,7 @@ class Figures:
             self.max_peak = (answer.peak_mb, case.name)
         if found:
             self.failing[case.name] = found
+        self.slowest = sorted([*self.slowest, (round(answer.seconds, 2), case.name)], reverse=True)[:10]
 
     def summary(self) -> dict[str, Any]:
         by_category: dict[str, int] = {}
@@ -290,6 +292,7 @@ class Figures:
             "corpus_wall_s": round(self.finished - self.started, 1) if self.started else 0,
             "largest_peak_rss_growth_mb": round(self.max_peak[0], 1),
             "largest_peak_rss_case": self.max_peak[1],
+            "slowest_cases_s": [[name, seconds] for seconds, name in self.slowest],
             **self.data,
             "failing_cases": self.failing,
         }

@@ -25,24 +25,25 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access = logging.getLogger("findface_extraction_api.access")
 
 
-@web.stream_request_body
-class JsonHandler(web.RequestHandler):
-    protocol = "extraction"  # for metrics and logs: extraction, imageapi or ops
-    _chunks: list[bytes]
+def request_id(headers: Any) -> str:
+    """The client's X-Request-ID when it is a sane token, else a new one."""
+    given = headers.get("X-Request-ID", "")
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
-    def initialize(self, service: Any = None) -> None:
-        self.service = service
-        self.outcome: str | None = None  # "ok" or an error code; default: from the status
-        self.route = "/"
-        self.started = time.perf_counter()
-        self._chunks = []
-        given = self.request.headers.get("X-Request-ID", "")
-        self.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        self.set_default_headers()  # Tornado set them before initialize(), without the id and origins
+
+class AccountedHandler(web.RequestHandler):
+    """Every answer of every route: an X-Request-ID, errors as JSON, counted in the metrics and
+    written on the access line. Static files (the demo page) use it as a mixin."""
+
+    protocol = "ops"  # for metrics and logs: extraction, imageapi or ops
+    route = "other"
+    outcome: str | None = None  # "ok" or an error code; default: from the status
 
     def set_default_headers(self) -> None:
+        """Runs first in RequestHandler.__init__ (request set, initialize not yet run), again on clear()."""
         if not hasattr(self, "request_id"):
-            return
+            self.started = time.perf_counter()
+            self.request_id = request_id(self.request.headers)
         self.set_header("X-Request-ID", self.request_id)
         origins = getattr(getattr(self, "service", None), "cors_origins", ())
         origin = self.request.headers.get("Origin")
@@ -52,24 +53,6 @@ class JsonHandler(web.RequestHandler):
             if "*" not in origins:
                 self.set_header("Vary", "Origin")
 
-    def options(self, *args: Any, **kwargs: Any) -> None:
-        """CORS preflight: the methods and headers a browser may use."""
-        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Request-ID")
-        self.set_header("Access-Control-Max-Age", "600")
-        self.outcome = "ok"
-        self.set_status(204)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
-
-    @property
-    def body(self) -> bytes:
-        """The request body (joined once, on first use)."""
-        if len(self._chunks) != 1:
-            self._chunks = [b"".join(self._chunks)]
-        return self._chunks[0]
-
     def log_extra(self, **fields: Any) -> dict[str, Any]:
         """Journal fields for a log line about this request."""
         return {"REQUEST_ID": self.request_id, "ROUTE": self.route, **fields}
@@ -78,6 +61,7 @@ class JsonHandler(web.RequestHandler):
         """Tornado's error page, as JSON and without the exception (which is logged instead)."""
         code = _CODES.get(status_code, INTERNAL_ERROR if status_code >= 500 else "BAD_REQUEST")
         self.outcome = code
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish({"code": code, "desc": self._reason})
 
     def on_finish(self) -> None:
@@ -97,6 +81,37 @@ class JsonHandler(web.RequestHandler):
             self.request_id,
             extra=self.log_extra(CODE=outcome, STATUS=status, DURATION_MS=round(elapsed * 1000, 1)),
         )
+
+
+@web.stream_request_body
+class JsonHandler(AccountedHandler):
+    """The API handlers: the service, the body received in chunks, CORS preflight."""
+
+    _chunks: list[bytes]
+
+    def initialize(self, service: Any = None) -> None:
+        self.service = service
+        self.route = "/"
+        self._chunks = []
+        self.set_default_headers()  # again, now that the service (and so the CORS origins) is known
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        """CORS preflight: the methods and headers a browser may use."""
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Request-ID")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.outcome = "ok"
+        self.set_status(204)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The request body (joined once, on first use)."""
+        if len(self._chunks) != 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
 
 
 class NotFoundHandler(JsonHandler):

@@ -7,13 +7,17 @@ import os
 
 from tornado import web
 
+from .handler import AccountedHandler
+
 STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 DEMO = os.path.join(STATIC, "demo")
 OPENAPI = os.path.join(STATIC, "openapi.json")
 
 
-class DemoHandler(web.StaticFileHandler):
-    """The demo page and its assets, no caching beyond revalidation."""
+class DemoHandler(AccountedHandler, web.StaticFileHandler):
+    """The demo page and its assets, no caching beyond revalidation; a missing file is a JSON 404."""
+
+    route = "/demo/"
 
     def compute_etag(self) -> str | None:
         """From the file as it is now (Tornado caches a hash per process, stale after an edit)."""
@@ -24,10 +28,21 @@ class DemoHandler(web.StaticFileHandler):
         self.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'")
 
 
-class OpenApiHandler(web.RequestHandler):
+class OpenApiHandler(AccountedHandler):
     """GET /openapi.json: the OpenAPI 3.1 description of both protocols."""
+
+    route = "/openapi.json"
 
     def get(self) -> None:
         with open(OPENAPI, "rb") as f:
             self.set_header("Content-Type", "application/json")
             self.write(f.read())
+
+
+class DemoRedirectHandler(AccountedHandler):
+    """GET /demo -> /demo/ (the page's relative asset links need the slash)."""
+
+    route = "/demo"
+
+    def get(self) -> None:
+        self.redirect("/demo/", permanent=True)

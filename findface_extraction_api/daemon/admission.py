@@ -19,6 +19,8 @@ from typing import Any
 from tornado import httputil
 
 from .. import metrics
+from ..api.handler import request_id
+from ..api.imageapi import is_imageapi_path
 from .drain import NotifyingConnection
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
         self.answer: tuple[int, str, str, bool] | None = None  # a refusal waiting for the body to be dropped
         self.expects_continue = False
         self.route = "/"
+        self.request_id = ""
 
     def release(self) -> None:
         self.admission.held -= self.reserved
@@ -67,6 +70,7 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         assert self.delegate is not None
         self.route = getattr(start_line, "path", "/").split("?")[0]
+        self.request_id = request_id(headers)
         self.expects_continue = headers.get("Expect", "").lower() == "100-continue"
         length = headers.get("Content-Length")
         if length is not None and length.strip().isdigit():
@@ -126,7 +130,7 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
         if started and self.delegate is not None:
             self.delegate.on_connection_close()  # the application saw the headers: tell it the request is gone
         self.release()
-        log.warning("refused a request to %s: %s", self.route[:100], desc)
+        log.warning("refused a request to %s: %s (id=%s)", self.route[:100], desc, self.request_id)
         metrics.ADMISSION_REFUSALS.labels(str(status)).inc()
         early = self.expects_continue or (self.declared or 0) > self.admission.discard_limit
         if early:
@@ -137,10 +141,15 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
     def send(self, status: int, reason: str, desc: str, retry: bool) -> None:
         self.answer = None
         code = {413: "PAYLOAD_TOO_LARGE", 503: "SERVICE_UNAVAILABLE"}[status]
-        payload = {"code": code, "desc": desc} if self.route == "/" else {"detail": desc}
+        payload = {"detail": desc} if is_imageapi_path(self.route) else {"code": code, "desc": desc}
         body = json.dumps(payload).encode()
         headers = httputil.HTTPHeaders(
-            {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(len(body)), "Connection": "close"}
+            {
+                "Content-Type": "application/json; charset=UTF-8",
+                "Content-Length": str(len(body)),
+                "Connection": "close",
+                "X-Request-ID": self.request_id,
+            }
         )
         if retry:
             headers["Retry-After"] = str(RETRY_AFTER_S)

@@ -1,27 +1,40 @@
-"""An HTTPServer whose accept loop survives running out of file descriptors.
+"""An HTTPServer whose accept loop survives running out of file descriptors, and whose answer
+to a malformed HTTP message is JSON like every other refusal.
 
 Tornado's accept handler lets EMFILE (or ENFILE, ENOBUFS, ENOMEM) escape to the IOLoop, which
 logs a traceback and calls it again at once: the listening socket stays readable, so the process
 spins at full CPU writing log lines until sockets close. Here such an error pauses accepting
 for PAUSE_S (the pending connections wait in the kernel's backlog), logs one warning per
 LOG_EVERY_S with a count, and resumes.
+
+Tornado answers a message it cannot parse (garbage request line, a Content-Length that is not a
+number, two Host headers, bad chunking, a NUL in the path) by writing a bare
+`HTTP/1.1 400 Bad Request` with no body from inside its `except HTTPInputError` block, and has no
+hook for it. `json_protocol_errors` swaps exactly that write for a JSON answer carrying the
+parser's reason, in both protocols' shapes (FindFace `code`/`desc`, Image API `detail`): the
+request line may be the broken part, so the route is not known.
 """
 
 import errno
+import json
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream
 
 log = logging.getLogger(__name__)
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 PAUSE_S = 0.5
 LOG_EVERY_S = 10.0
 BACKLOG_PER_WAKEUP = 128
+BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"  # what tornado.http1connection writes on HTTPInputError
+MAX_REASON = 200  # characters of the parser's reason (it may quote the client's bytes)
 
 
 class GuardedHTTPServer(HTTPServer):
@@ -31,6 +44,36 @@ class GuardedHTTPServer(HTTPServer):
         for sock in sockets:
             self._sockets[sock.fileno()] = sock
             self._handlers[sock.fileno()] = guarded_accept_handler(sock, self._handle_connection)
+
+    def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        json_protocol_errors(stream)
+        super().handle_stream(stream, address)
+
+
+def json_protocol_errors(stream: IOStream) -> None:
+    """Make `stream` send Tornado's bodiless 400 for a malformed message as a JSON answer."""
+    write = stream.write
+
+    def write_json_400(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Any:
+        if bytes(data[: len(BARE_400) + 1]) == BARE_400:
+            data = malformed_http_answer(sys.exc_info()[1])
+        return write(data, *args, **kwargs)
+
+    stream.write = write_json_400  # type: ignore[method-assign]
+
+
+def malformed_http_answer(error: BaseException | None) -> bytes:
+    """A complete HTTP/1.1 400 response whose JSON body names what the parser refused."""
+    reason = " ".join(str(error or "").split())[:MAX_REASON] or "cannot parse the HTTP message"
+    desc = f"malformed HTTP request: {reason}"
+    body = json.dumps({"code": "BAD_REQUEST", "desc": desc, "detail": desc}).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: application/json; charset=UTF-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
 
 
 class _Throttled:

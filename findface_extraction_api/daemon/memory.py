@@ -57,13 +57,15 @@ def trim() -> None:
 
 
 class Trimmer:
-    """Every TRIM_EVERY_MS, once requests have finished since the last look and none is in flight,
-    collects garbage and trims. Tornado's handler, request and connection objects form reference
-    cycles, so a finished request's body is only freed by the cycle collector, which an idle
-    process never triggers: without the collect, a burst's bodies would stay in memory."""
+    """Every TRIM_EVERY_MS, once requests have finished since the last look and the inference pool
+    has no work, collects garbage and trims. Tornado's handler, request and connection objects form
+    reference cycles, so a finished request's body is only freed by the cycle collector, which an
+    idle process never triggers: without the collect, a burst's bodies would stay in memory.
+    Requests still waiting on a URL fetch or a slow client do not hold the trim back: only work in
+    the pool allocates much, and a 10 s fetch timeout would otherwise keep a burst's memory."""
 
     def __init__(self, finished: Callable[[], int], in_flight: Callable[[], int]) -> None:
-        self.finished, self.in_flight = finished, in_flight
+        self.finished, self.in_flight = finished, in_flight  # in_flight: work items in the pool
         self.seen = finished()
         self.callback = PeriodicCallback(self.tick, TRIM_EVERY_MS)
 

@@ -61,7 +61,7 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
         metrics_server.listen(settings.metrics_listen[1], settings.metrics_listen[0] or None)
         log.info("metrics on %s:%d/metrics", *settings.metrics_listen)
     in_flight = drain.track(server)
-    trimmer = memory.Trimmer(lambda: in_flight.finished, lambda: in_flight.count)
+    trimmer = memory.Trimmer(lambda: in_flight.finished, lambda: service.pending)
     trimmer.start()
 
     def stopping(signum: signal.Signals) -> None:

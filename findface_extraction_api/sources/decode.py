@@ -8,6 +8,7 @@ Only the formats of FORMATS are opened at all, each by its own plug-in only.
 """
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 
@@ -34,6 +35,11 @@ EXIF_ORIENTATION = 0x0112
 # 6000x6000 would decode in full. Huffman coding spends at least a bit per 8x8 block; a file
 # with under an eighth of that is refused as truncated before decoding.
 JPEG_MIN_BYTES_PER_PIXEL = 1 / 4096
+# Each scan of a progressive JPEG is a pass over the whole coefficient buffer: a few kilobytes
+# repeating one tiny scan 1,000 times made a 6000x6000 file cost 11 s. Encoders write 3 to about
+# 20 scans (libjpeg's progressive script has 10); libjpeg-turbo's tools offer the same cap (-maxscans).
+JPEG_MAX_SCANS = 100
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # a marker after entropy-coded data (not stuffing, RSTn, fill)
 
 # Pillow's own limits on PNG text chunks (zTXt/iTXt decompress): well below its defaults.
 PngImagePlugin.MAX_TEXT_CHUNK = 256 * 1024
@@ -94,7 +100,39 @@ def _open(data: bytes, budget: Budget) -> tuple[Image.Image, Probe]:
         raise DecodeFailed(
             f"Failed to decode: a {len(data)}-byte JPEG cannot hold {width}x{height} pixels (truncated or forged)"
         )
+    if name == "JPEG" and jpeg_scans(data, JPEG_MAX_SCANS) > JPEG_MAX_SCANS:
+        raise DecodeFailed(f"Failed to decode: the JPEG has more than {JPEG_MAX_SCANS} scans (a decoding-cost bomb)")
     return image, probe
+
+
+def jpeg_scans(data: bytes, limit: int) -> int:
+    """How many scans (SOS segments) the JPEG `data` has, counting no further than `limit` + 1.
+
+    Walks the segment chain by its length fields and skips each scan's entropy-coded data to the
+    next marker, so JPEGs embedded in APPn segments (EXIF thumbnails) are not counted. A broken
+    chain ends the count: the decoder then says what is wrong with it.
+    """
+    at, scans, end = 2, 0, len(data)
+    while at + 4 <= end and scans <= limit:
+        if data[at] != 0xFF:
+            break
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
+            at += 2
+            continue
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker == 0xDA:
+            scans += 1
+            found = _JPEG_MARKER.search(data, at)
+            if found is None:
+                break
+            at = found.start()
+    return scans
 
 
 def probe(data: bytes, budget: Budget) -> Probe:

@@ -13,16 +13,24 @@ each asks of the pipeline and what it writes), handler.py ties them to HTTP. Eve
 pixels and models is the pipeline's. docs/imageapi.md documents the protocol as served.
 """
 
+import re
 from typing import Any
 
 from ..service import Service
 from .handler import ImageApiHandler
 
+ROUTES = (
+    r"/(?P<name>[A-Za-z0-9_.-]+)/(?P<version>v1|v2)/process/(?P<kind>sample|image)",
+    r"/(?P<name>[A-Za-z0-9_.-]+)/process/(?P<kind>sample|image)",
+)
+_ROUTE = re.compile("|".join(f"(?:{re.sub(r'[?]P<[a-z]+>', '', route)})" for route in ROUTES))
+
 
 def routes(service: Service) -> list[tuple[str, type, dict[str, Any]]]:
     """Tornado routes for every service, versioned and (as v1) un-versioned."""
-    args = {"service": service}
-    return [
-        (r"/(?P<name>[A-Za-z0-9_.-]+)/(?P<version>v1|v2)/process/(?P<kind>sample|image)", ImageApiHandler, args),
-        (r"/(?P<name>[A-Za-z0-9_.-]+)/process/(?P<kind>sample|image)", ImageApiHandler, args),
-    ]
+    return [(route, ImageApiHandler, {"service": service}) for route in ROUTES]
+
+
+def is_imageapi_path(path: str) -> bool:
+    """Whether `path` is an Image API route (its errors are {"detail": ...}, not FindFace's)."""
+    return _ROUTE.fullmatch(path) is not None

@@ -55,7 +55,7 @@ class ImageApiHandler(JsonHandler):
             self.probe(data, version)
             try:
                 self.service.pipeline.check(service.options)
-            except pipeline.Unsupported as e:  # the liveness pack is not installed
+            except pipeline.Unsupported as e:  # the liveness pack is not installed; no mask model ships
                 raise ImageApiError(
                     501, [{"loc": ["path", "service"], "msg": str(e), "type": "model_not_installed"}]
                 ) from None
@@ -106,7 +106,12 @@ class ImageApiHandler(JsonHandler):
         height, width = image.shape[:2]
         frame = Frame(version, width, height)
         response = dict(body)
-        if service.detects:
+        if service.finds == "body":
+            response["objects"] = [
+                located(index, "body", box, score, frame)
+                for index, (box, score) in enumerate(self.service.pipeline.detect_bodies(image))
+            ]
+        elif service.detects:
             response["objects"] = [
                 detected(index, face, service, frame)
                 for index, face in enumerate(self.service.pipeline.extract(image, service.options))
@@ -134,14 +139,19 @@ def image_error(error: DecodeFailed | ImageTooLarge, version: str) -> ImageApiEr
     return invalid(loc, f"{message}: {error}", "value_error.image")
 
 
+def located(index: int, kind: str, box: np.ndarray, confidence: float, frame: Frame) -> dict[str, Any]:
+    """A detected object as 3DiVi writes it: id, class, confidence, bbox normalized to 0..1."""
+    scale = np.array([frame.width, frame.height, frame.width, frame.height], np.float64)
+    return {
+        "id": index,
+        "class": kind,
+        "confidence": round(confidence, 6),
+        "bbox": [float(v) for v in np.clip(box / scale, 0.0, 1.0)],
+    }  # unrounded: estimators re-read it
+
+
 def detected(index: int, face: Face, service: ImageService, frame: Frame) -> dict[str, Any]:
     """A face found by a detector service, as a 3DiVi object."""
-    scale = np.array([frame.width, frame.height, frame.width, frame.height], np.float64)
-    out = {
-        "id": index,
-        "class": "face",
-        "confidence": round(face.confidence, 6),
-        "bbox": [float(v) for v in np.clip(face.box / scale, 0.0, 1.0)],
-    }  # unrounded: estimators re-read it
+    out = located(index, "face", face.box, face.confidence, frame)
     service.write(out, face, frame)
     return out

@@ -115,11 +115,7 @@ def pixel_box(obj: dict[str, Any], index: int, width: int, height: int) -> np.nd
             "get one from a face-detector-* service",
             "value_error.missing",
         )
-    if (
-        not isinstance(bbox, list)
-        or len(bbox) != 4
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bbox)
-    ):
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(is_finite_number(v) for v in bbox):
         raise invalid(loc, "'bbox' must be 4 numbers [x1, y1, x2, y2]", "type_error.list")
     x1, y1, x2, y2 = bbox
     if not all(BBOX_RANGE[0] <= v <= BBOX_RANGE[1] for v in bbox):
@@ -181,3 +177,11 @@ def parse_template(obj: dict[str, Any], index: int, version: str) -> np.ndarray:
     if not np.all(np.isfinite(vector)) or not np.any(vector):
         raise invalid(loc, "the template is not a finite non-zero vector", "value_error")
     return vector
+
+
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that compares as a real: ints of any size (math.isfinite would overflow on
+    a 400-digit one), finite floats; not booleans."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))

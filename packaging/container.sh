@@ -1,0 +1,136 @@
+# Sourced by the install tests that need a booted Debian 12 container (packaging/test-scale-deb.sh):
+# the checks that skip where the machine cannot, the packages (rebuilt when a source file is
+# newer), a debootstrap root cached between runs, the boot with systemd-nspawn and `ct` to run
+# commands inside. packaging/test-deb.sh does the same steps inline.
+#
+# The caller sets, before sourcing (it is in the repository root):
+#   TEST      name in messages, e.g. test-scale
+#   WORK      its work directory (build/$TEST); the container's root is $WORK/root
+#   CACHE     the debootstrap cache; a test that may run at the same time as another gets its
+#             own (two debootstraps into one cache collide)
+#   INCLUDE   extra packages for debootstrap's --include (comma-separated, may be empty)
+#   REQUIRED  1 turns a skip into a failure
+# The container shares the host's network (no --private-network): a test uses addresses and
+# ports that are free on the host, loopback only.
+
+MIRROR=${TEST_DEB_MIRROR:-http://deb.debian.org/debian}
+ROOT=$WORK/root
+DEBOOTSTRAP_ARGS="--variant=minbase --include=systemd,systemd-sysv,dbus,curl,ca-certificates${INCLUDE:+,$INCLUDE} bookworm"
+T0=$(date +%s)
+NSPAWN=
+CPID=
+
+say() { printf '[%s %3ds] %s\n' "$TEST" "$(( $(date +%s) - T0 ))" "$*"; }
+skip() {
+    echo "SKIP: make $TEST: $*"
+    [ "${REQUIRED:-0}" = 1 ] && exit 1
+    exit 0
+}
+fail() { say "FAIL: $*"; exit 1; }
+
+# Skips (exit 0) unless this is a Debian-based Linux, as root, with the mirror reachable;
+# installs debootstrap, systemd-container and util-linux when missing.
+container_preflight() {
+    [ "$(uname -s)" = Linux ] || skip "needs Linux"
+    [ "$(id -u)" = 0 ] || skip "needs root (debootstrap, systemd-nspawn, nsenter)"
+    [ -r /etc/debian_version ] && command -v apt-get >/dev/null || skip "needs a Debian-based host (apt-get)"
+    command -v curl >/dev/null || skip "needs curl on the host"
+    curl -fsS -o /dev/null --max-time 15 "$MIRROR/dists/bookworm/Release" \
+        || skip "no network access to the Debian mirror $MIRROR"
+    local need=
+    command -v debootstrap >/dev/null || need="$need debootstrap"
+    command -v systemd-nspawn >/dev/null || need="$need systemd-container"
+    command -v nsenter >/dev/null || need="$need util-linux"
+    if [ -n "$need" ]; then
+        say "installing$need"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need >/dev/null \
+            || skip "cannot install$need"
+    fi
+    [ -d /sys/fs/cgroup ] || skip "no cgroup file system (systemd-nspawn -b needs one)"
+}
+
+# Sets API_DEB and DATA_DEB, running `make deb` when they are missing or a tracked or new file
+# is newer (TEST_DEB_NO_BUILD=1: the .deb files in dist/ as they are).
+container_packages() {
+    local version
+    version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' findface_extraction_api/__init__.py)
+    API_DEB=$(ls dist/findface-extraction-api_"$version"_*.deb 2>/dev/null | head -1 || true)
+    DATA_DEB=$(ls dist/findface-data_"$version"_all.deb 2>/dev/null | head -1 || true)
+    if [ -z "$API_DEB" ] || [ -z "$DATA_DEB" ] || { [ "${TEST_DEB_NO_BUILD:-0}" != 1 ] \
+       && [ -n "$(git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'find "$@" -maxdepth 0 -newer '"$API_DEB"' 2>/dev/null' sh | head -1)" ]; }; then
+        say "building the packages (make deb)"
+        make deb
+        API_DEB=$(ls dist/findface-extraction-api_"$version"_*.deb | head -1)
+        DATA_DEB=$(ls dist/findface-data_"$version"_all.deb | head -1)
+    fi
+    say "packages: $API_DEB ($(du -k "$API_DEB" | cut -f1) KiB), $DATA_DEB ($(du -k "$DATA_DEB" | cut -f1) KiB)"
+}
+
+# A fresh copy of the cached debootstrap root in $ROOT (debootstrap when the cache is missing
+# or was made with other arguments).
+container_rootfs() {
+    mkdir -p "$CACHE" "$WORK"
+    if [ "$(cat "$CACHE/rootfs.stamp" 2>/dev/null)" != "$DEBOOTSTRAP_ARGS $MIRROR" ]; then
+        say "debootstrap $DEBOOTSTRAP_ARGS (cached in $CACHE)"
+        rm -rf "$CACHE/rootfs" "$CACHE/rootfs.tmp" "$CACHE/rootfs.stamp"
+        # shellcheck disable=SC2086
+        debootstrap $DEBOOTSTRAP_ARGS "$CACHE/rootfs.tmp" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1 \
+            || { tail -5 "$CACHE/debootstrap.log"; fail "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+        mv "$CACHE/rootfs.tmp" "$CACHE/rootfs"
+        echo "$DEBOOTSTRAP_ARGS $MIRROR" > "$CACHE/rootfs.stamp"
+    fi
+    rm -rf "$ROOT"
+    cp -a --reflink=auto "$CACHE/rootfs" "$ROOT"
+}
+
+container_shutdown() {
+    [ -n "$NSPAWN" ] && kill -0 "$NSPAWN" 2>/dev/null || return 0
+    [ -n "$CPID" ] && nsenter -t "$CPID" -a systemctl poweroff >/dev/null 2>&1 || true
+    for _ in $(seq 60); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$NSPAWN" 2>/dev/null; then
+        say "container did not power off within 30 s: terminating systemd-nspawn ($NSPAWN)"
+        kill "$NSPAWN" 2>/dev/null || true
+        wait "$NSPAWN" 2>/dev/null || true
+    fi
+}
+
+container_on_exit() {
+    local rc=$?
+    container_shutdown
+    if [ "$rc" = 0 ]; then rm -rf "$ROOT"; else say "left for inspection: $ROOT, boot log $WORK/boot.log"; fi
+    say "total $(( $(date +%s) - T0 )) s, $( [ "$rc" = 0 ] && echo PASSED || echo FAILED)"
+}
+
+# Boots $ROOT (systemd-nspawn -b, the host's network) and waits for its systemd; sets CPID, the
+# container's init as the host sees it, for `ct` and `nsenter -t $CPID -a`. Powers it off on exit.
+container_boot() {
+    trap container_on_exit EXIT
+    say "booting the container (systemd-nspawn -D $ROOT -b --register=no --keep-unit)"
+    systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --console=passive \
+        --machine="ffea-$TEST-$$" < /dev/null > "$WORK/boot.log" 2>&1 &
+    NSPAWN=$!
+    for _ in $(seq 100); do
+        CPID=$(ps -o pid= --ppid "$NSPAWN" 2>/dev/null | head -1 | tr -d ' ' || true)
+        [ -n "$CPID" ] && break
+        kill -0 "$NSPAWN" 2>/dev/null || { cat "$WORK/boot.log"; fail "systemd-nspawn exited"; }
+        sleep 0.1
+    done
+    [ -n "$CPID" ] || fail "no container init process"
+    local state=
+    for _ in $(seq 120); do
+        state=$(ct 'systemctl is-system-running' 2>/dev/null || true)
+        case "$state" in running|degraded) break ;; esac
+        sleep 0.5
+    done
+    case "$state" in running|degraded) ;; *) fail "container systemd not up (state: ${state:-none})" ;; esac
+    say "container up ($state)"
+}
+
+# The environment `ct` runs commands with (also for `nsenter -t $CPID -a $CT_ENV sh -c ...`).
+CT_ENV="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive"
+
+# Runs a shell command inside the container, with a clean environment.
+ct() {
+    # shellcheck disable=SC2086
+    nsenter -t "$CPID" -a $CT_ENV sh -c "$1"
+}
