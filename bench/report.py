@@ -91,6 +91,13 @@ def summarize(doc: dict) -> dict:
         ratios["after / before, in-process"] = {
             c: per_round(m["in-process"], raw["before"][c]["in-process"]) for c, m in after.items()
         }
+        if all(run.get("cpu_ms") for m in after.values() for run in m["http-4"]):
+            ratios["CPU per request, before / after (HTTP 4 clients, daemon process)"] = {
+                c: per_round(raw["before"][c]["http-4"], m["http-4"], "cpu_ms") for c, m in after.items()
+            }
+            ratios["CPU per request, before / after (in-process)"] = {
+                c: per_round(raw["before"][c]["in-process"], m["in-process"], "cpu_ms") for c, m in after.items()
+            }
     if "peer" in raw:
         ratios["ours / face_recognition (photos: detect+facen)"] = {
             label: {mode: per_round(raw[label][HEADLINE][mode], raw["peer"]) for mode in ("in-process", "http-4")}
@@ -118,6 +125,11 @@ def targets(s: dict) -> list[dict]:
     before = r.get("after / before, HTTP 4 clients", {})
     check("detect+facen on photos, after/before (HTTP 4 clients) >= 2", before.get(HEADLINE, {}).get("median"), 2.0)
     check("6 faces all attributes, after/before (HTTP 4 clients) >= 2", before.get(SIX, {}).get("median"), 2.0)
+    cpu = r.get("CPU per request, before / after (HTTP 4 clients, daemon process)", {})
+    check(
+        "detect+facen on photos, CPU per request before/after (HTTP 4) >= 2", cpu.get(HEADLINE, {}).get("median"), 2.0
+    )
+    check("6 faces all attributes, CPU per request before/after (HTTP 4) >= 2", cpu.get(SIX, {}).get("median"), 2.0)
     peer = r.get("ours / face_recognition (photos: detect+facen)", {}).get("after", {}).get("http-4")
     check("detect+facen on photos, ours/face_recognition (HTTP 4 clients) >= 6", peer and peer["median"], 6.0)
     for case, ratio in r["HTTP 4 clients / in-process"].items():

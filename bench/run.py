@@ -111,8 +111,15 @@ def multipart(kind, params, data):
     return body + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
 
 
-def http_load(port, kind, params, images, clients, seconds, min_requests):
-    """`clients` keep-alive connections posting back to back; returns requests, seconds, latencies."""
+def cpu_seconds(pid):
+    """User + system CPU time the process `pid` has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_load(port, kind, params, images, clients, seconds, min_requests, pid=None):
+    """`clients` keep-alive connections posting back to back; returns requests, seconds, latencies
+    and (given the daemon's `pid`) the CPU time the daemon spent meanwhile."""
     bodies = [multipart(kind, params, data) for data in images]
     path = "/" if kind == "extract" else IMAGE_API_PATH
     latencies, errors, lock, counter = [], [], threading.Lock(), iter(range(10**9))
@@ -136,7 +143,7 @@ def http_load(port, kind, params, images, clients, seconds, min_requests):
                     errors.append(answer[:300])
         connection.close()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(pid) if pid else None
     deadline = start + seconds
     threads = [threading.Thread(target=loop) for _ in range(clients)]
     for thread in threads:
@@ -145,12 +152,19 @@ def http_load(port, kind, params, images, clients, seconds, min_requests):
         thread.join()
     if errors:
         raise RuntimeError(f"bench: {len(errors)} failed requests, e.g. {errors[0]!r}")
-    return {"requests": len(latencies), "seconds": time.perf_counter() - start, "latencies": latencies}
+    run = {"requests": len(latencies), "seconds": time.perf_counter() - start, "latencies": latencies}
+    if pid:
+        run["cpu_seconds"] = cpu_seconds(pid) - cpu
+    return run
 
 
 def summary(run):
+    """Throughput, p50/p99 latency, and CPU ms per request: on a shared machine the CPU time a
+    request costs is the steady figure, while throughput follows whatever share of the cores the
+    neighbours leave."""
     latencies = np.array(run["latencies"]) * 1000
     return {
+        "cpu_ms": 1000 * run["cpu_seconds"] / run["requests"] if "cpu_seconds" in run else None,
         "rps": run["requests"] / run["seconds"],
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": float(np.percentile(latencies, 99)),
@@ -264,7 +278,8 @@ def measure_case(checkout, spec, sets, args, results):
     http_load(port, kind, params, images[:1], 1, 0, 1)  # warm-up
     for clients in CLIENTS:
         before = stage_seconds(port) if clients == 4 else None
-        run = http_load(port, kind, params, images, clients, args.seconds, max(8, 2 * clients))
+        pid = checkout.daemon.process.pid
+        run = http_load(port, kind, params, images, clients, args.seconds, max(8, 2 * clients), pid)
         case.setdefault(f"http-{clients}", []).append(summary(run))
         if before is not None:
             after = stage_seconds(port)
