@@ -10,7 +10,7 @@ CONFIG ?= etc/findface-extraction-api.ini
 LISTEN ?=
 REQUIREMENTS := requirements.txt requirements-test.txt models-data/requirements.txt
 
-.PHONY: run test unit lint models venv bench eval eval-quick clean test-browser test-robustness test-scale test-scale-host
+.PHONY: run test unit lint models venv bench bench-quick eval eval-quick clean test-browser test-robustness test-scale test-scale-host
 
 run: models
 	$(VENV)/bin/findface-extraction-api --config $(CONFIG) --models-root $(BUNDLE) $(if $(LISTEN),--listen $(LISTEN))
@@ -55,9 +55,17 @@ $(VENV)/.installed: $(REQUIREMENTS) setup.cfg
 	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# Throughput/latency/memory ratios in one run (bench/run.py): this checkout against BEFORE (a git
+# ref, checked out in build/bench-before, or a checkout directory; BEFORE= to skip) and against
+# face_recognition (its own venv in build/bench-peer-venv). Results: build/bench.json and
+# docs/performance.md; bench-quick: one short round, build/bench.json only.
+BEFORE ?= main
 bench: models
-	$(VENV)/bin/python bench/run.py
-	$(VENV)/bin/python bench/facens.py
+	nice $(VENV)/bin/python bench/run.py $(if $(BEFORE),--before $(BEFORE))
+	nice $(VENV)/bin/python bench/facens.py
+
+bench-quick: models
+	nice $(VENV)/bin/python bench/run.py --quick $(if $(BEFORE),--before $(BEFORE))
 
 # Accuracy on the research-only benchmarks in ../shared/eval-data, through the HTTP API
 # (eval/run.py): report in docs/accuracy/; then the Image API's fitter pose consistency, eye-openness

@@ -1,203 +1,389 @@
-"""Latency, throughput and memory of a real daemon over HTTP, as ratios measured in one run.
+"""Throughput, latency and memory, as ratios measured side by side in one run (make bench).
 
-    make bench            (or .venv/bin/python bench/run.py [--rounds N])
+    .venv/bin/python bench/run.py [--quick] [--before REF|DIR] [--rounds N] [--seconds S] [--no-peer]
 
-Machines here are noisy, so the figures that matter are ratios taken in the same run: the cost
-of all attributes against detection alone, of each extra face, of the legacy detector, and the
-throughput gain of concurrent clients. Results go to stdout and build/bench.json.
+For every case (an image set x a request mix) it measures, round after round, each case on both
+checkouts back to back in alternating order (the machine is shared: neighbours in time see the
+same load):
+- the in-process bound: the handlers' worker-thread code on the daemon's own threads, no HTTP
+  (bench/inprocess.py);
+- the daemon over HTTP at 1, 4 and 16 concurrent clients (keep-alive connections): throughput,
+  p50 and p99 latency;
+- per-stage time shares from the daemon's /metrics (ffea_stage_duration_seconds) and its RSS;
+- with --before, all of the above for an older checkout too (a git ref, checked out as a worktree
+  in build/bench-before with its own bundle, or a checkout directory with build/models);
+- face_recognition (dlib HOG + ResNet, from PyPI into build/bench-peer-venv) on the same photos,
+  one process per core.
+Each figure is reported as min/median/max over the rounds; the headline is ratios of medians.
+Results: build/bench.json and (full runs) docs/performance.md, written by bench/report.py.
+
+The photo set is LFW from ../shared/eval-data (research data: read in place, never copied);
+the frames and their prenormalized crops are made here from skimage's astronaut (public domain).
 """
 
 import argparse
 import base64
+import http.client
 import json
 import os
-import statistics
+import re
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
+import model_costs
 import numpy as np
+import report
+from model_costs import frame
 
-from findface_extraction_api.testing import Daemon, astronaut, jpeg  # the tests' real-daemon harness
+from findface_extraction_api.testing import Daemon
 
-ALL = dict(need_facen=True, need_gender=True, need_age=True, need_emotions=True, need_normalized=True)
-
-
-def frame(faces, turn=None):
-    """A 1280x720 JPEG with `faces` copies of the astronaut's head (~110 px faces), maybe turned."""
-    canvas = np.full((720, 1280, 3), 90, np.uint8)
-    head = astronaut()[20:260, 120:340]
-    for i in range(faces):
-        x, y = 30 + (i % 5) * 245, 60 + (i // 5) * 330
-        canvas[y : y + head.shape[0], x : x + head.shape[1]] = head
-    return jpeg(canvas if turn is None else cv2.rotate(canvas, turn), quality=90)
-
-
-def timed(client, data, rounds, **params):
-    client.extract(data, **params)  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        response = client.extract(data, **params)
-        times.append(time.perf_counter() - start)
-        assert "error" not in response, response
-    return statistics.median(times) * 1000
-
-
-def throughput(client, data, clients, requests, **params):
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda _: client.extract(data, **params), range(requests)))
-    return requests / (time.perf_counter() - start)
+ROOT = Path(__file__).resolve().parent.parent
+LFW = ROOT.parent / "shared" / "eval-data" / "verification" / "lfw"
+PEER_VENV = ROOT / "build" / "bench-peer-venv"
+# The optional liveness pack, as `make models` finds it, so both bundles hold the same models.
+LIVENESS_PACK = os.environ.get("FFEA_LIVENESS_PACK", str(ROOT.parent / "shared" / "models" / "minifasnet"))
+PEER_PACKAGES = ["dlib-bin==20.0.1.post1", "face-recognition-models==0.3.0", "Pillow", "numpy", "Click"]
+PEER_NO_DEPS = ["face-recognition==1.3.0"]  # its metadata wants dlib from source; dlib-bin provides it
+ALL = {"need_facen": True, "need_gender": True, "need_age": True, "need_emotions": True, "need_normalized": True}
+# (name, image set, request mix, extraction-API parameters, kind)
+CASES = [
+    ("photos: detect", "photos", "detect", {}, "extract"),
+    ("photos: detect+facen", "photos", "detect+facen", {"need_facen": True}, "extract"),
+    ("1280x720, 1 face: all attributes", "frame1", "all attributes", ALL, "extract"),
+    ("1280x720, 6 faces: all attributes", "frame6", "all attributes", ALL, "extract"),
+    ("prenormalized crops: all attributes", "crops", "all attributes", {"detector": "prenormalized", **ALL}, "extract"),
+    ("1280x720, 1 face: auto_rotate", "frame1", "auto_rotate", {"auto_rotate": True}, "extract"),
+    ("photos: Image API template extractor", "photos", "Image API pipeline", {}, "imageapi"),
+]
+CLIENTS = (1, 4, 16)
+IMAGE_API_PATH = "/face-detector-template-extractor/v2/process/image"
 
 
-def model_options(rounds):
-    """Per-face cost of each [age] and [emotions] model setting, in-process on one thread (as each of
-    the daemon's default instances runs): the model calls alone on 6 normalized faces, each option
-    the fastest of `rounds` runs, all options interleaved. HTTP, detection and the machine's other
-    load swing a whole request by more than the 1-2 ms an emotion network costs; the fastest run
-    of the bare calls is the one other work disturbed least."""
-    from findface_extraction_api.models.runtime import Bundle, Runtime
-    from findface_extraction_api.pipeline import Models, Options, Pipeline
-    from findface_extraction_api.testing import BUNDLE
+def log(message):
+    print(message, file=sys.stderr, flush=True)
 
-    runtime = Runtime(Bundle(BUNDLE), threads=1)
-    default, other = Models(runtime), Models(runtime, age="cydral+faceres", emotions="ensemble")
-    image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
-    faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
-    calls = {
-        "age, cydral (default)": default.age.estimate,
-        "age, cydral+faceres": other.age.estimate,
-        "emotions, mini-xception (default)": default.emotions.classify,
-        "emotions, ensemble": other.emotions.classify,
+
+# ---------------------------------------------------------------- image sets
+
+
+def image_sets(folder: Path, photos: int, daemon) -> dict:
+    """{set name: [file paths]}: frames and crops are written to `folder`; photos are read in place."""
+    names = sorted(str(p) for p in (LFW / "images").glob("*/*.jpg"))
+    if not names:
+        raise SystemExit(f"bench: no LFW photos under {LFW} (../shared/eval-data)")
+    step = max(1, len(names) // photos)
+    sets = {"photos": names[::step][:photos]}
+    for name, faces in (("frame1", 1), ("frame6", 6)):
+        (folder / f"{name}.jpg").write_bytes(frame(faces))
+        sets[name] = [str(folder / f"{name}.jpg")]
+    crops = []  # the daemon's own normalized crops of the photos, as a client would post them back
+    for i, path in enumerate(sets["photos"][:20]):
+        faces = daemon.client.extract(Path(path).read_bytes(), need_normalized=True)["faces"]
+        if faces:
+            crops.append(folder / f"crop{i}.png")
+            crops[-1].write_bytes(base64.b64decode(faces[0]["normalized"]))
+    sets["crops"] = [str(p) for p in crops]
+    return sets
+
+
+# ---------------------------------------------------------------- HTTP load
+
+
+def multipart(kind, params, data):
+    boundary = "benchboundary7e3f"
+    parts = []
+    if kind == "extract":
+        envelope = json.dumps({"requests": [{"image": "multipart:photo", **params}]}).encode()
+        parts.append((b'form-data; name="request"', envelope))
+        parts.append((b'form-data; name="photo"; filename="photo.jpg"', data))
+    else:
+        parts.append((b'form-data; name="image"; filename="image.jpg"', data))
+    body = b"".join(
+        b"--" + boundary.encode() + b"\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + content + b"\r\n"
+        for disposition, content in parts
+    )
+    return body + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process `pid` has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_load(port, kind, params, images, clients, seconds, min_requests, pid=None):
+    """`clients` keep-alive connections posting back to back; returns requests, seconds, latencies
+    and (given the daemon's `pid`) the CPU time the daemon spent meanwhile."""
+    bodies = [multipart(kind, params, data) for data in images]
+    path = "/" if kind == "extract" else IMAGE_API_PATH
+    latencies, errors, lock, counter = [], [], threading.Lock(), iter(range(10**9))
+
+    def loop():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        while True:
+            with lock:
+                n = next(counter)
+            if n >= min_requests and time.perf_counter() > deadline:
+                break
+            body, content_type = bodies[n % len(bodies)]
+            t = time.perf_counter()
+            connection.request("POST", path, body, {"Content-Type": content_type})
+            response = connection.getresponse()
+            answer = response.read()
+            elapsed = time.perf_counter() - t
+            with lock:
+                latencies.append(elapsed)
+                if response.status != 200 or b'"error"' in answer[:4000]:
+                    errors.append(answer[:300])
+        connection.close()
+
+    start, cpu = time.perf_counter(), cpu_seconds(pid) if pid else None
+    deadline = start + seconds
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"bench: {len(errors)} failed requests, e.g. {errors[0]!r}")
+    run = {"requests": len(latencies), "seconds": time.perf_counter() - start, "latencies": latencies}
+    if pid:
+        run["cpu_seconds"] = cpu_seconds(pid) - cpu
+    return run
+
+
+def summary(run):
+    """Throughput, p50/p99 latency, and CPU ms per request: on a shared machine the CPU time a
+    request costs is the steady figure, while throughput follows whatever share of the cores the
+    neighbours leave."""
+    latencies = np.array(run["latencies"]) * 1000
+    return {
+        "cpu_ms": 1000 * run["cpu_seconds"] / run["requests"] if "cpu_seconds" in run else None,
+        "rps": run["requests"] / run["seconds"],
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "requests": run["requests"],
     }
-    best = dict.fromkeys(calls, float("inf"))
-    for _ in range(rounds + 1):  # the first round warms up
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call(faces)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: seconds * 1000 / len(faces) for name, seconds in best.items()}
 
 
-def imageapi_costs(rounds):
-    """Cost of the Image API's own models, in-process on one thread, on the 6-face 1280x720 frame:
-    FaceMesh and Iris per face, the quality checks alone (qaa.assess) per face, NanoDet per frame;
-    each the fastest of `rounds` interleaved runs (see model_options for why the fastest)."""
-    from findface_extraction_api import qaa
-    from findface_extraction_api.models.facemesh import roll_of
-    from findface_extraction_api.models.runtime import Bundle, Runtime
-    from findface_extraction_api.pipeline import Models, Options, Pipeline
-    from findface_extraction_api.testing import BUNDLE
-
-    models = Models(Runtime(Bundle(BUNDLE), threads=1))
-    image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
-    faces = Pipeline(models).extract(image, Options(qaa=True))
-    boxes, rolls = [f.box for f in faces], [roll_of(f.landmarks) for f in faces]
-    meshes = [f.mesh for f in faces]
-    calls = {
-        "FaceMesh, per face": (lambda: models.facemesh.fit(image, boxes, rolls), len(faces)),
-        "Iris (both eyes), per face": (lambda: models.iris.openness(image, meshes), len(faces)),
-        "quality checks (qaa.assess), per face": (lambda: [qaa.assess(image, f) for f in faces], len(faces)),
-        "NanoDet body detection, per frame": (lambda: models.bodies.detect(image, 0.35), 1),
-    }
-    best = dict.fromkeys(calls, float("inf"))
-    for _ in range(rounds + 1):  # the first round warms up
-        for name, (call, count) in calls.items():
-            start = time.perf_counter()
-            call()
-            best[name] = min(best[name], (time.perf_counter() - start) / count)
-    return {name: seconds * 1000 for name, seconds in best.items()}
+def stage_seconds(port):
+    """{stage: total seconds} from the daemon's /metrics."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    return {m[0]: float(m[1]) for m in re.findall(r'ffea_stage_duration_seconds_sum\{stage="([^"]+)"\} (\S+)', text)}
 
 
-def memory_kib(pid):
+def memory_mib(pid):
     fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
-    return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
+
+
+# ---------------------------------------------------------------- checkouts
+
+
+class Checkout:
+    """One version under test: its code (None: this one), its bundle, its daemon and in-process worker."""
+
+    def __init__(self, label, code, bundle, tmp):
+        self.label, self.code, self.bundle = label, code, bundle
+        self.daemon = Daemon(tmp, pythonpath=code, bundle=bundle)
+        env = {**os.environ, "PYTHONPATH": code} if code else None
+        self.worker = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "inprocess.py"), self.daemon.config],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=code,
+        )
+        self.layout = json.loads(self.worker.stdout.readline())
+
+    def in_process(self, command):
+        self.worker.stdin.write(json.dumps(command) + "\n")
+        self.worker.stdin.flush()
+        return json.loads(self.worker.stdout.readline())
+
+    def stop(self):
+        self.worker.stdin.close()
+        self.worker.wait(30)
+        self.daemon.stop()
+
+
+def before_checkout(ref):
+    """(code dir, bundle dir) of the older version: a checkout directory, or a git ref put in a worktree."""
+    if Path(ref).is_dir():
+        return str(Path(ref).resolve()), str(Path(ref).resolve() / "build" / "models")
+    commit = subprocess.run(["git", "rev-parse", ref], cwd=ROOT, capture_output=True, text=True, check=True)
+    commit = commit.stdout.strip()
+    tree = ROOT / "build" / "bench-before"
+    head = tree.is_dir() and subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True)
+    if not head or head.stdout.strip() != commit:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(tree, ignore_errors=True)
+        add = ["git", "worktree", "add", "--detach", str(tree), commit]
+        subprocess.run(add, cwd=ROOT, check=True, stdout=sys.stderr)
+    build = [sys.executable, str(tree / "models-data" / "build.py"), "--out", str(tree / "build" / "models")]
+    pack = LIVENESS_PACK if Path(LIVENESS_PACK).is_dir() else "none"
+    build += ["--cache", str(ROOT / "build" / "cache"), "--liveness-pack", pack]
+    subprocess.run(build, check=True, stdout=sys.stderr)
+    return str(tree), str(tree / "build" / "models")
+
+
+# ---------------------------------------------------------------- the peer
+
+
+def peer_python():
+    """The peer's virtualenv, made on first use from PyPI (face_recognition and its models)."""
+    python = PEER_VENV / "bin" / "python"
+    if not (PEER_VENV / ".installed").exists():
+        log(f"bench: installing face_recognition into {PEER_VENV} (once)")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, *PEER_PACKAGES], check=True)
+        subprocess.run([*pip, "--no-deps", *PEER_NO_DEPS], check=True)
+        (PEER_VENV / ".installed").touch()
+    return str(python)
+
+
+def run_peer(python, photos, processes):
+    out = subprocess.run(
+        [python, str(ROOT / "bench" / "peer.py"), str(processes), *photos],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"rps": result["images"] / result["seconds"], "faces": result["faces"], "images": result["images"]}
+
+
+# ---------------------------------------------------------------- rounds
+
+
+def measure_case(checkout, spec, sets, args, results):
+    """One case on one checkout: in-process, then HTTP at each client count (stage shares at 4)."""
+    name, image_set, _, params, kind = spec
+    port = checkout.daemon.port
+    images = [Path(p).read_bytes() for p in sets[image_set]]
+    command = {"images": sets[image_set], "params": params, "kind": kind, "seconds": args.seconds, "min_requests": 8}
+    case = results.setdefault(checkout.label, {}).setdefault(name, {})
+    case.setdefault("in-process", []).append(summary(checkout.in_process(command)))
+    http_load(port, kind, params, images[:1], 1, 0, 1)  # warm-up
+    for clients in CLIENTS:
+        before = stage_seconds(port) if clients == 4 else None
+        pid = checkout.daemon.process.pid
+        run = http_load(port, kind, params, images, clients, args.seconds, max(8, 2 * clients), pid)
+        case.setdefault(f"http-{clients}", []).append(summary(run))
+        if before is not None:
+            after = stage_seconds(port)
+            spent = {stage: after.get(stage, 0) - before.get(stage, 0) for stage in after}
+            total = sum(v for k, v in spent.items() if k != "queue_wait") or 1
+            case.setdefault("stage_share", []).append(
+                {k: v / total for k, v in spent.items() if k != "queue_wait" and v > 0}
+            )
+    log(
+        f"  {checkout.label:6s} {name:40s} in-process {case['in-process'][-1]['rps']:6.1f}/s  "
+        + "  ".join(f"{c} cl {case[f'http-{c}'][-1]['rps']:6.1f}/s" for c in CLIENTS)
+    )
+
+
+def measure_round(index, checkouts, sets, args, results, peer):
+    """Every case on every checkout, the checkouts back to back per case in alternating order (so
+    both see the same load on a shared machine); the peer right after the headline case."""
+    for i, spec in enumerate(CASES):
+        order = list(checkouts.values())
+        for checkout in order if (index + i) % 2 == 0 else order[::-1]:
+            measure_case(checkout, spec, sets, args, results)
+        if peer and spec[0] == report.HEADLINE:
+            processes = len(os.sched_getaffinity(0))
+            results.setdefault("peer", []).append(run_peer(peer, sets["photos"], processes))
+            log(f"  peer   face_recognition, {processes} processes: {results['peer'][-1]['rps']:.1f} photos/s")
+    for checkout in checkouts.values():
+        memory = results.setdefault("memory_mib", {}).setdefault(checkout.label, [])
+        memory.append(memory_mib(checkout.daemon.process.pid))
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round, short windows, no docs/performance.md")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3, quick 1)")
+    parser.add_argument("--seconds", type=float, help="seconds per measurement (default 3, quick 1.5)")
+    parser.add_argument("--photos", type=int, default=120, help="LFW photos in the photo set")
+    parser.add_argument("--before", help="git ref or checkout directory to compare with (e.g. main)")
+    parser.add_argument("--no-peer", action="store_true", help="skip face_recognition")
+    parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
+    parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--report-only", action="store_true", help="rewrite --doc from --out, measure nothing")
     parser.add_argument("--only-model-options", action="store_true", help="only the per-face cost of each model option")
     parser.add_argument("--only-imageapi", action="store_true", help="only the cost of the Image API's own models")
     args = parser.parse_args()
-    if args.only_model_options:
-        report_options(model_options(args.rounds))
+    if args.only_model_options or args.only_imageapi:
+        rounds = args.rounds or 20
+        if args.only_model_options:
+            model_costs.report_options(model_costs.model_options(rounds))
+        if args.only_imageapi:
+            model_costs.report_imageapi(model_costs.imageapi_costs(rounds))
         return
-    if args.only_imageapi:
-        report_imageapi(imageapi_costs(args.rounds))
+    if args.report_only:
+        doc = json.loads(Path(args.out).read_text())
+        doc["summary"] = report.summarize(doc)
+        Path(args.doc).write_text(report.markdown(doc))
+        print(report.text(doc))
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the daemons
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.seconds = args.seconds or (1.5 if args.quick else 3.0)
+    started = time.time()
+    versions = {"after": (None, None)}
+    if args.before:
+        versions["before"] = before_checkout(args.before)
+    peer = None if args.no_peer else peer_python()
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = Daemon(Path(tmp))
+        tmp = Path(tmp)
+        checkouts = {label: Checkout(label, code, bundle, tmp) for label, (code, bundle) in versions.items()}
         try:
-            client = daemon.client
-            one, six = frame(1), frame(6)
-            normalized = client.extract(one, need_normalized=True)["faces"][0]["normalized"]
-            crop = base64.b64decode(normalized)
-            ms = {
-                "1 face, detect only": timed(client, one, args.rounds),
-                "1 face, all attributes": timed(client, one, args.rounds, **ALL),
-                "6 faces, detect only": timed(client, six, args.rounds),
-                "6 faces, all attributes": timed(client, six, args.rounds, **ALL),
-                "1 face, legacy, all attributes": timed(client, one, args.rounds, detector="legacy", **ALL),
-                "prenormalized, all attributes": timed(client, crop, args.rounds, detector="prenormalized", **ALL),
-                "1 face, auto_rotate": timed(client, one, args.rounds, auto_rotate=True),
-                "1 face turned 90 deg, auto_rotate": timed(
-                    client, frame(1, cv2.ROTATE_90_CLOCKWISE), args.rounds, auto_rotate=True
-                ),
-            }
-            rps_1 = throughput(client, one, 1, 4 * args.rounds // 2, **ALL)
-            rps_4 = throughput(client, one, 4, 4 * args.rounds // 2, **ALL)
-            memory = memory_kib(daemon.process.pid)
+            sets = image_sets(tmp, args.photos, checkouts["after"].daemon)
+            for r in range(args.rounds):
+                log(f"bench: round {r + 1}/{args.rounds}")
+                measure_round(r, checkouts, sets, args, results, peer)
+            layout = {label: c.layout for label, c in checkouts.items()}
+            banner = {label: c.daemon.client.request("GET", "/")[2] for label, c in checkouts.items()}
         finally:
-            daemon.stop()
-    options = model_options(args.rounds)
-    imageapi = imageapi_costs(args.rounds)
-    ratios = {
-        "all attributes / detect only (1 face)": ms["1 face, all attributes"] / ms["1 face, detect only"],
-        "6 faces / 1 face (all attributes)": ms["6 faces, all attributes"] / ms["1 face, all attributes"],
-        "legacy / nnd (all attributes)": ms["1 face, legacy, all attributes"] / ms["1 face, all attributes"],
-        "auto_rotate / plain, upright image": ms["1 face, auto_rotate"] / ms["1 face, detect only"],
-        "auto_rotate / plain, turned image": ms["1 face turned 90 deg, auto_rotate"] / ms["1 face, detect only"],
-        "4 clients / 1 client (throughput)": rps_4 / rps_1,
+            for checkout in checkouts.values():
+                checkout.stop()
+    doc = {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "machine": report.machine(),
+        "settings": {
+            "rounds": args.rounds,
+            "seconds_per_measurement": args.seconds,
+            "photos": len(sets["photos"]),
+            "crops": len(sets["crops"]),
+            "before": args.before,
+            "layout": layout,
+            "models": {label: json.loads(b).get("models", {}).get("facen") for label, b in banner.items()},
+        },
+        "cases": [{"name": c[0], "set": c[1], "mix": c[2], "params": c[3], "kind": c[4]} for c in CASES],
+        "raw": results,
+        "wall_seconds": time.time() - started,
     }
-    print(f"CPUs available: {len(os.sched_getaffinity(0))}; median of {args.rounds} requests each; 1280x720 JPEG")
-    for name, value in ms.items():
-        print(f"  {name:34s} {value:8.1f} ms")
-    print(f"  throughput, all attributes: 1 client {rps_1:.1f} req/s, 4 clients {rps_4:.1f} req/s")
-    print(f"  daemon memory: RSS {memory['VmRSS'] / 1024:.0f} MiB, peak {memory['VmHWM'] / 1024:.0f} MiB")
-    for name, value in ratios.items():
-        print(f"  ratio {name:40s} {value:5.2f}")
-    report_options(options)
-    report_imageapi(imageapi)
-    os.makedirs("build", exist_ok=True)
-    with open("build/bench.json", "w") as f:
-        json.dump(
-            {
-                "latency_ms": ms,
-                "throughput_rps": {"1": rps_1, "4": rps_4},
-                "memory_kib": memory,
-                "ratios": ratios,
-                "model_option_ms_per_face": options,
-                "imageapi_model_ms": imageapi,
-            },
-            f,
-            indent=2,
-        )
-
-
-def report_options(costs):
-    print("  per-face cost of each model option (in-process, 1 thread, 6 faces, fastest run):")
-    for name, value in costs.items():
-        print(f"    {name:34s} {value:6.1f} ms/face")
-
-
-def report_imageapi(costs):
-    print("  Image API models (in-process, 1 thread, 6-face 1280x720 frame, fastest run):")
-    for name, value in costs.items():
-        print(f"    {name:40s} {value:6.1f} ms")
+    doc["summary"] = report.summarize(doc)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+    print(report.text(doc))
+    if not args.quick:
+        Path(args.doc).write_text(report.markdown(doc))
+        log(f"bench: wrote {args.out} and {args.doc} ({doc['wall_seconds']:.0f} s)")
+    else:
+        log(f"bench: wrote {args.out} ({doc['wall_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

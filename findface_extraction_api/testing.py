@@ -271,10 +271,11 @@ def write_config(
     top: dict[str, Any] | None = None,
     fetch: dict[str, Any] | None = None,
     nnd: dict[str, Any] | None = None,
+    bundle: str | None = None,
     **sections: dict[str, Any],
 ) -> None:
     """A configuration file for a test daemon: top-level keys, then one [section] per keyword."""
-    lines = [f"listen = 127.0.0.1:{port}", f"models_root = {BUNDLE}"]
+    lines = [f"listen = 127.0.0.1:{port}", f"models_root = {bundle or BUNDLE}"]
     lines += [f"{k} = {v}" for k, v in (top or {}).items()]
     for section, values in (("fetch", fetch), ("nnd", nnd), *sections.items()):
         if values:
@@ -298,10 +299,12 @@ class Daemon:
         nofile: int | None = None,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        pythonpath: str | None = None,
         **config: Any,
     ):
         """A daemon on a free loopback port with this configuration; `nofile` caps its open files,
-        `env` adds to its environment; unless `wait` is false, returns once GET /ready is 200."""
+        `env` adds to its environment, `pythonpath` runs the code of another checkout (before/after
+        runs; default $FFEA_DAEMON_PYTHONPATH); unless `wait` is false, returns once GET /ready is 200."""
         self.port = free_port()
         self.config = str(tmp_path / f"daemon-{self.port}.ini")
         write_config(self.config, self.port, **config)
@@ -312,8 +315,9 @@ class Daemon:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
         env, cwd = {**os.environ, **(env or {})}, None
-        if os.environ.get("FFEA_DAEMON_PYTHONPATH"):  # before/after runs: the daemon from another checkout
-            env["PYTHONPATH"] = cwd = os.environ["FFEA_DAEMON_PYTHONPATH"]
+        pythonpath = pythonpath or os.environ.get("FFEA_DAEMON_PYTHONPATH")
+        if pythonpath:  # before/after runs: the daemon from another checkout
+            env["PYTHONPATH"] = cwd = pythonpath
         self.process = subprocess.Popen(
             [sys.executable, "-m", "findface_extraction_api.cli", "--config", self.config],
             stdout=self.log,

@@ -1,4 +1,4 @@
-"""SFace (OpenCV Zoo, int8 block-quantized): clean the graph, fold weights, allow batching.
+"""SFace (OpenCV Zoo, int8 block-quantized): clean the graph, fold weights, rewrite PRelu, allow batching.
 
 The file declares 29 unused graph inputs and lists BN/PRelu initializers as
 inputs (onnxruntime warns ~150 times; OpenCV's FaceRecognizerSF refuses it),
@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from dq_fold import check, count_ops, dims_of, fold_dequantize, remove_unused_initializers, set_dims
 from ort_check import run_both
+from prelu import rewrite_prelu_linear
 
 MIN_COSINE = 0.9999
 BATCH = 2
@@ -54,6 +55,9 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
     n_dq, n_reshape = fold_dequantize(model)
     if count_ops(model, "DequantizeLinear"):
         raise ValueError(f"sface: {count_ops(model, 'DequantizeLinear')} DequantizeLinear left")
+    n_prelu = rewrite_prelu_linear(model)
+    if n_prelu == 0:
+        raise ValueError("sface: no PRelu to rewrite (not the expected SFace graph)")
     check(model, "sface.onnx")
 
     x = np.random.default_rng(20240602).uniform(0, 255, (BATCH, 3, 112, 112)).astype(np.float32)
@@ -61,17 +65,18 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
     a, b = ref["fc1"].astype(np.float64), got["fc1"].astype(np.float64)
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     if not float(cos.min()) >= MIN_COSINE:
-        raise ValueError(f"sface fold verification failed: cosine {cos.min():.6f} < {MIN_COSINE}")
+        raise ValueError(f"sface fold/rewrite verification failed: cosine {cos.min():.6f} < {MIN_COSINE}")
 
     transforms = [
         f"removed {n_dead} initializers that no node reads",
         f"dropped {n_unused} unused graph inputs and {n_init} graph inputs that are initializers",
         f"folded {n_dq} DequantizeLinear nodes and {n_reshape} following weight Reshape nodes "
         "into float32 initializers ((q - zp) * repeat(scale, block_size, axis))",
+        f"{n_prelu} PRelu rewritten as slope * x + (1 - slope) * Relu(x) (prelu.py; about 1.8x faster on CPU)",
         "batch dim made symbolic 'N' on input data and output fc1; value_info cleared",
     ]
     verification = {
-        "check": f"unfolded vs folded graph, onnxruntime, seeded uniform 0..255 input, batch {BATCH}",
+        "check": f"unfolded vs folded+rewritten graph, onnxruntime, seeded uniform 0..255 input, batch {BATCH}",
         "min_cosine": float(cos.min()),
         "max_abs_diff": float(np.max(np.abs(a - b))),
         "tolerance_min_cosine": MIN_COSINE,

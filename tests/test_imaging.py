@@ -73,3 +73,12 @@ def test_sface_chip_is_the_arcface_alignment():
     direct = cv2.warpAffine(image, imaging.fit_similarity(landmarks, normalize.ARCFACE_112), (112, 112))
     via_normalized = facen.chip(normalize.normalize(image, landmarks))
     assert np.abs(direct.astype(int) - via_normalized.astype(int)).mean() < 4
+
+
+def test_png_of_the_normalized_face_is_lossless_and_read_by_pillow():
+    """The run-length PNG strategy changes the bytes, never the pixels a client decodes."""
+    face = normalize.normalize(astronaut(), np.array([[200, 110], [270, 110], [235, 150], [205, 190], [265, 190]]))
+    data = imaging.encode_png(face)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    decoded = cv2.cvtColor(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), cv2.COLOR_RGB2BGR)
+    assert np.array_equal(decoded, face)
