@@ -22,7 +22,6 @@ from findface_extraction_api import config
 from findface_extraction_api.api.extraction import ExtractionHandler, parse_request
 from findface_extraction_api.api.imageapi.handler import ImageApiHandler
 from findface_extraction_api.api.imageapi.services import SERVICES
-from findface_extraction_api.daemon import memory
 from findface_extraction_api.server import Service
 
 IMAGE_SERVICE = "face-detector-template-extractor"
@@ -71,7 +70,6 @@ def measure(service, command):
 
 
 def main():
-    memory.tune_allocator()  # the daemon's allocator settings (daemon/serve.py), so only HTTP differs
     service = Service(config.load(sys.argv[1]))
     service.warm_up()
     print(json.dumps({"ready": True, "instances": service.instances, "threads": service.threads}), flush=True)

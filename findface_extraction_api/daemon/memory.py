@@ -2,15 +2,10 @@
 
 CPython frees large request bodies, decoded images and model buffers to glibc malloc, which
 keeps much of it mapped: per-thread arenas (up to 8 x CPUs of them) and freed chunks below the
-heap top are not returned. Fewer arenas (M_ARENA_MAX) and fixed mmap and trim thresholds keep
-the footprint bounded, and malloc_trim(0) returns whatever free pages are left once requests have
-finished. A no-op where libc is not glibc.
-
-The thresholds are 32 MiB, above a frame's working buffers (a 1280x720 frame, its detector
-blob, crops), so those are reused from the heap within a burst: at 1 MiB every such buffer was
-mapped, page-faulted and unmapped on each request, which cost ~20% more CPU per 1280x720
-all-attribute request (measured in-process, 62-66 vs 52-53 ms). Whole request bodies and
-max_pixels images are larger and still come from mmap; the idle trim returns the rest.
+heap top are not returned. Fewer arenas (M_ARENA_MAX) and a fixed mmap threshold (allocations
+over it come from mmap and are unmapped on free) keep the footprint near the working set, and
+malloc_trim(0) returns whatever free pages are left once requests have finished. A no-op where
+libc is not glibc.
 """
 
 import ctypes
@@ -22,10 +17,9 @@ from collections.abc import Callable
 from tornado.ioloop import PeriodicCallback
 
 log = logging.getLogger(__name__)
-M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
-MMAP_THRESHOLD = TRIM_THRESHOLD = 32 * 1024 * 1024
+MMAP_THRESHOLD = 1024 * 1024
 ARENAS = 2
 TRIM_EVERY_MS = 5000
 
@@ -43,11 +37,10 @@ LIBC = _libc()
 
 
 def tune_allocator() -> None:
-    """Fewer arenas and fixed mmap and trim thresholds; call before the worker threads start."""
+    """Fewer arenas and a fixed mmap threshold; call before the worker threads start."""
     if LIBC is not None:
         LIBC.mallopt(M_ARENA_MAX, ARENAS)
         LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        LIBC.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 def trim() -> None:
