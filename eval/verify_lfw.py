@@ -1,4 +1,4 @@
-"""Calibrate verify-matcher's same-person threshold on LFW, through the Image API.
+"""Judge verify-matcher's same-person thresholds on LFW, through the Image API (they are not chosen here).
 
 Each image of ../shared/eval-data/verification/lfw/pairs_fold1-2.csv (LFW View 2 folds 1-2,
 1,200 pairs; research data, never copied into the repo) goes to

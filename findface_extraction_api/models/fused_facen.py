@@ -21,7 +21,7 @@ from .runtime import BUILD_HINT, Bundle, BundleError
 NAME = "sface+dlib"
 # The fused cosine at or above which two faces are the same person (pipeline.Thresholds); chosen
 # without labels, see docs/accuracy/facen-fusion.md.
-SAME_PERSON_THRESHOLD = 0.73
+SAME_PERSON_THRESHOLD = 0.746
 
 Extract = Callable[[Sequence[np.ndarray]], np.ndarray]
 
