@@ -59,15 +59,12 @@ def main():
         print(f"  {count:3d} faces  {photo}")
     print(f"{len(counts)} photos in {len(set(group))} groups, {len(group)} faces, {len(cos_s)} pairs across groups")
     for model, cosines in (("sface", cos_s), (args.facen, cos_o)):
-        print(f"  {model:14s} cosine over those pairs: mean {cosines.mean():.4f}, standard deviation {cosines.std():.4f}")
+        print(f"  {model:14s} cosine over those pairs: mean {cosines.mean():.4f}, std {cosines.std():.4f}")
         print(f"                 highest: {', '.join(f'{c:.3f}' for c in np.sort(cosines)[::-1][:8])}")
     first, second = np.nonzero(upper)
     for k in np.argsort(cos_o)[::-1][:8]:  # to check by eye that none is one person twice
-        a, b = first[k], second[k]
-        print(
-            f"    {args.facen} {cos_o[k]:.3f} / sface {cos_s[k]:.3f}: {names[a]} {boxes[a].round().astype(int).tolist()}"
-            f" vs {names[b]} {boxes[b].round().astype(int).tolist()}"
-        )
+        a, b = (f"{names[i]} {boxes[i].round().astype(int).tolist()}" for i in (first[k], second[k]))
+        print(f"    {args.facen} {cos_o[k]:.3f} / sface {cos_s[k]:.3f}: {a} vs {b}")
     print(f"  cosine correlation of the two models over those pairs: {np.corrcoef(cos_s, cos_o)[0, 1]:.3f}")
     print(
         f"SFace at {SAME_PERSON_THRESHOLD} accepts {far:.5f} of those pairs ({accepted});"
