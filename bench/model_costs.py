@@ -26,7 +26,7 @@ def frame(faces):
 
 
 def model_options(rounds):
-    """Per-face cost of each [age] and [emotions] model setting, in-process on one thread (as each of
+    """Per-face cost of each [age], [emotions] and ONNX [facen] model setting, in-process on one thread (as each of
     the daemon's default instances runs): the model calls alone on 6 normalized faces, each option
     the fastest of `rounds` runs, all options interleaved. HTTP, detection and the machine's other
     load swing a whole request by more than the 1-2 ms an emotion network costs; the fastest run
@@ -36,7 +36,8 @@ def model_options(rounds):
     from findface_extraction_api.testing import BUNDLE
 
     runtime = Runtime(Bundle(BUNDLE), threads=1)
-    default, other = Models(runtime), Models(runtime, age="cydral+faceres", emotions="ensemble")
+    default = Models(runtime)
+    other = Models(runtime, age="cydral+faceres", emotions="ensemble", facen="mobilefacenet")
     image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
     faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
     calls = {
@@ -44,6 +45,8 @@ def model_options(rounds):
         "age, cydral+faceres": other.age.estimate,
         "emotions, mini-xception (default)": default.emotions.classify,
         "emotions, ensemble": other.emotions.classify,
+        "facen, sface (default)": default.facen.extract,
+        "facen, mobilefacenet": other.facen.extract,
     }
     best = dict.fromkeys(calls, float("inf"))
     for _ in range(rounds + 1):  # the first round warms up

@@ -190,11 +190,12 @@ def memory_mib(pid):
 
 
 class Checkout:
-    """One version under test: its code (None: this one), its bundle, its daemon and in-process worker."""
+    """One version under test: its code (None: this one), its bundle, its daemon and in-process worker
+    (`config`: non-default settings of both, e.g. facen={"model": "mobilefacenet"})."""
 
-    def __init__(self, label, code, bundle, tmp):
+    def __init__(self, label, code, bundle, tmp, **config):
         self.label, self.code, self.bundle = label, code, bundle
-        self.daemon = Daemon(tmp, pythonpath=code, bundle=bundle)
+        self.daemon = Daemon(tmp, pythonpath=code, bundle=bundle, **config)
         env = {**os.environ, "PYTHONPATH": code} if code else None
         self.worker = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "inprocess.py"), self.daemon.config],

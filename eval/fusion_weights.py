@@ -199,13 +199,13 @@ def photos(cache):
 
 
 @contextlib.contextmanager
-def fused_client(url):
-    """A client of `url`, or of a daemon on build/models with [facen] model = sface+dlib."""
+def facen_client(url, facen="sface+dlib"):
+    """A client of `url`, or of a daemon on build/models with [facen] model = `facen`."""
     if url:
         yield Client(url.rstrip("/"))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = Daemon(Path(tmp), facen={"model": "sface+dlib"})
+        daemon = Daemon(Path(tmp), facen={"model": facen})
         try:
             yield daemon.client
         finally:
@@ -236,7 +236,7 @@ def main():
     args = parser.parse_args()
     sface, dlib, group, faces = [], [], [], []
     counts = {}
-    with fused_client(args.url) as client:
+    with facen_client(args.url) as client:
         status, _, body = client.request("GET")
         facen = json.loads(body)["facen"]
         assert facen["model"] == "sface+dlib", f"the daemon serves facen {facen['model']}, not sface+dlib"

@@ -8,9 +8,10 @@
 
 Starts a daemon with the default configuration (or --config's settings) on build/models (the
 tests' harness) unless --url names a running one; --baseline puts the default configuration's
-figures beside an option's (make eval does this for the opt-in model settings). The lfw_fused
-section runs the same LFW pairs on a second daemon with `[facen] model = sface+dlib` (unless the
-daemon at --url already serves it), and the report puts both facens side by side. Every image
+figures beside an option's (make eval does this for the opt-in model settings). The lfw_fused and
+lfw_mobilefacenet sections run the same LFW pairs on a second daemon with `[facen] model =
+sface+dlib` or `mobilefacenet` (unless the daemon at --url already serves it), and the report puts
+the facens side by side. Every image
 goes through POST / as multipart, several requests per envelope, from several concurrent
 clients. The data are the research-only subsets in ../shared/eval-data (see its README.md): they
 are read from there and never copied; the report holds figures and plots only. What each
@@ -39,8 +40,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 DATA = ROOT.parent / "shared" / "eval-data"
-SECTIONS = ("lfw", "lfw_fused", "detection", "utkface", "fer2013", "ckplus", "liveness")
-FUSED = "sface+dlib"  # [facen] model of the lfw_fused section
+SECTIONS = ("lfw", "lfw_fused", "lfw_mobilefacenet", "detection", "utkface", "fer2013", "ckplus", "liveness")
+OPTION_FACENS = {"lfw_fused": "sface+dlib", "lfw_mobilefacenet": "mobilefacenet"}  # [facen] model per section
 QUICK = {"lfw_pairs_per_fold": 100, "fer2013": 100, "utkface": 100, "fddb": 50}
 QUICK_SECTIONS = ("lfw", "detection", "utkface", "fer2013")
 # Ways of feeding FER-style 48x48 face crops, first = recommended (see the report).
@@ -230,14 +231,18 @@ def verification(client, data, quick=False, **kw):
     }
 
 
-def fused_verification(client, data, quick=False, **kw):
-    """`verification` with [facen] model = sface+dlib: on `client` if it serves that facen, else
-    on a daemon started here on build/models (the default daemon keeps serving the other sections)."""
-    if facen_identity(client)["model"] == FUSED:
+def option_verification(facen):
+    """`verification` with [facen] model = `facen`: on the client if it serves that facen, else on a
+    daemon started here on build/models (the default daemon keeps serving the other sections)."""
+    return lambda client, data, quick=False, **kw: _verification_with(facen, client, data, quick, **kw)
+
+
+def _verification_with(facen, client, data, quick, **kw):
+    if facen_identity(client)["model"] == facen:
         return verification(client, data, quick, **kw)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"starting a daemon with [facen] model = {FUSED} ...", file=sys.stderr)
-        daemon = Daemon(Path(tmp), facen={"model": FUSED})
+        print(f"starting a daemon with [facen] model = {facen} ...", file=sys.stderr)
+        daemon = Daemon(Path(tmp), facen={"model": facen})
         try:
             return verification(daemon.client, data, quick, **kw)
         finally:
@@ -599,7 +604,7 @@ def liveness(client, data, quick=False, **kw):
 
 RUNNERS = {
     "lfw": verification,
-    "lfw_fused": fused_verification,
+    **{section: option_verification(facen) for section, facen in OPTION_FACENS.items()},
     "detection": detection,
     "utkface": utkface,
     "fer2013": fer2013,

