@@ -13,7 +13,9 @@ same load):
 - with --before, all of the above for an older checkout too (a git ref, checked out as a worktree
   in build/bench-before with its own bundle, or a checkout directory with build/models);
 - face_recognition (dlib HOG + ResNet, from PyPI into build/bench-peer-venv) on the same photos,
-  one process per core.
+  one process per core;
+- this checkout again with `[facen] model = mobilefacenet` (the opt-in cheaper facen), on the
+  two cases the facen dominates (--no-option skips it).
 Each figure is reported as min/median/max over the rounds; the headline is ratios of medians.
 Results: build/bench.json and (full runs) docs/performance.md, written by bench/report.py.
 
@@ -62,6 +64,9 @@ CASES = [
     ("photos: Image API template extractor", "photos", "Image API pipeline", {}, "imageapi"),
 ]
 CLIENTS = (1, 4, 16)
+# This checkout again with the opt-in cheaper facen, on the cases where the facen dominates.
+OPTION = report.OPTION
+OPTION_CASES = (report.HEADLINE, report.SIX)
 IMAGE_API_PATH = "/face-detector-template-extractor/v2/process/image"
 
 
@@ -193,8 +198,9 @@ class Checkout:
     """One version under test: its code (None: this one), its bundle, its daemon and in-process worker
     (`config`: non-default settings of both, e.g. facen={"model": "mobilefacenet"})."""
 
-    def __init__(self, label, code, bundle, tmp, **config):
+    def __init__(self, label, code, bundle, tmp, cases=None, **config):
         self.label, self.code, self.bundle = label, code, bundle
+        self.cases = cases  # None: every case; else the names of the cases it is measured on
         self.daemon = Daemon(tmp, pythonpath=code, bundle=bundle, **config)
         env = {**os.environ, "PYTHONPATH": code} if code else None
         self.worker = subprocess.Popen(
@@ -299,7 +305,7 @@ def measure_round(index, checkouts, sets, args, results, peer):
     """Every case on every checkout, the checkouts back to back per case in alternating order (so
     both see the same load on a shared machine); the peer right after the headline case."""
     for i, spec in enumerate(CASES):
-        order = list(checkouts.values())
+        order = [c for c in checkouts.values() if c.cases is None or spec[0] in c.cases]
         for checkout in order if (index + i) % 2 == 0 else order[::-1]:
             measure_case(checkout, spec, sets, args, results)
         if peer and spec[0] == report.HEADLINE:
@@ -319,6 +325,9 @@ def main():
     parser.add_argument("--photos", type=int, default=120, help="LFW photos in the photo set")
     parser.add_argument("--before", help="git ref or checkout directory to compare with (e.g. main)")
     parser.add_argument("--no-peer", action="store_true", help="skip face_recognition")
+    parser.add_argument(
+        "--no-option", action="store_true", help="skip this checkout with [facen] model = mobilefacenet"
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
     parser.add_argument("--report-only", action="store_true", help="rewrite --doc from --out, measure nothing")
@@ -350,6 +359,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         checkouts = {label: Checkout(label, code, bundle, tmp) for label, (code, bundle) in versions.items()}
+        if not args.no_option:  # this checkout with the cheaper opt-in facen, on the facen-heavy cases
+            checkouts[OPTION] = Checkout(OPTION, None, None, tmp, OPTION_CASES, facen={"model": "mobilefacenet"})
         try:
             sets = image_sets(tmp, args.photos, checkouts["after"].daemon)
             for r in range(args.rounds):
