@@ -472,6 +472,30 @@ def read_response(sock):
 # ---------------------------------------------------------------- coverage of the document
 
 
+@pytest.mark.parametrize("facen, name", [("sface+dlib", "fused"), ("mobilefacenet", "mobilefacenet")])
+def test_each_opt_in_facen_is_in_the_contract(daemons, openapi, facen, name):
+    """The banner, the Extraction API's facen, the v1/v2 templates and verify-matcher of a daemon
+    with a non-default [facen] model (the same daemons as tests/test_facen_*.py) match the document."""
+    client = daemons(name, facen={"model": facen}).client
+    status, banner = call(openapi, client, "GET", "/")
+    assert status == 200 and banner["facen"]["model"] == facen
+    dimension = banner["facen"]["dimension"]
+    [response] = extract(
+        openapi, client, {"requests": [{"image": "multipart:photo", "need_facen": True}]}, {"photo": SMALL}
+    )
+    assert len(base64.b64decode(response["faces"][0]["facen"])) == 4 * dimension
+    for version in ("v1", "v2"):
+        path = f"/face-detector-template-extractor/{version}/process/sample"
+        status, answer = call(openapi, client, "POST", path, sample(version), request=True)
+        assert status == 200, answer
+        template = answer["objects"][0]
+        status, result = call(
+            openapi, client, "POST", f"/verify-matcher/{version}/process/sample", {"objects": [template, template]}
+        )
+        assert status == 200 and result["verification"]["value"] == "SAME", result
+        assert result["verification"]["threshold"] == banner["facen"]["same_person_threshold"]
+
+
 def test_every_documented_operation_and_response_was_exercised(request):
     tests = {name for name in request.module.__dict__ if name.startswith("test_")}
     selected = {item.originalname for item in request.session.items if item.module is request.module}

@@ -7,8 +7,9 @@
   const API = new URL("../", location.href);
   const FITTER = new URL("../face-detector-face-fitter/v2/process/image", location.href);
   // facen cosine at or above which two faces are the same person: GET /'s facen.same_person_threshold
-  // (0.30 for the default sface, 0.73 for sface+dlib); 0.3 until the banner has answered.
-  let SAME_PERSON = 0.3;
+  // (0.363 for the default sface, 0.746 for sface+dlib, 0.395 for mobilefacenet); sface's until
+  // the banner has answered.
+  let SAME_PERSON = 0.363;
   const FLAGS = ["need_facen", "need_gender", "need_age", "need_emotions", "need_normalized", "auto_rotate"];
   const PALETTE_SIZE = 6;
 
@@ -131,7 +132,7 @@
       const models = banner.models || {};
       if (banner.facen && typeof banner.facen.same_person_threshold === "number") {
         SAME_PERSON = banner.facen.same_person_threshold;
-        $("threshold").textContent = `${fixed(SAME_PERSON, 2)} (facen ${banner.facen.model})`;
+        $("threshold").textContent = `${fixed(SAME_PERSON, 3)} (facen ${banner.facen.model})`;
       }
       $("liveness-option").hidden = !("liveness_v2" in models);
       $("banner").textContent = `${banner.name || "daemon"} ${banner.version || ""} · detectors: ${(banner.detectors || []).join(", ")}`;
@@ -447,7 +448,7 @@
         el("span", { class: "score-label", text: "cosine" }),
         el("output", { id: "compare-score", class: "score-value", text: fixed(score, 4) }),
         el("strong", { id: "compare-verdict", class: `badge ${same ? "same" : "different"}`, text: same ? "SAME" : "DIFFERENT" }),
-        el("span", { class: "muted", text: `${same ? "≥" : "<"} ${fixed(SAME_PERSON, 2)}${keyA === keyB ? " · a face with itself" : ""}` }),
+        el("span", { class: "muted", text: `${same ? "≥" : "<"} ${fixed(SAME_PERSON, 3)}${keyA === keyB ? " · a face with itself" : ""}` }),
       ]),
       comparisonSide(b, keyB, "B"),
     );
@@ -553,7 +554,7 @@
     });
     $("compare-a").addEventListener("change", renderComparison);
     $("compare-b").addEventListener("change", renderComparison);
-    $("threshold").textContent = fixed(SAME_PERSON, 2);
+    $("threshold").textContent = fixed(SAME_PERSON, 3);
     loadBanner();
   }
 
