@@ -391,11 +391,6 @@ def lfw_md(v, plot):
                 ("accuracy, cross-fold (mean)", pct(v["accuracy"], 2)),
                 ("errors at the cross-fold thresholds", v["errors_at_cross_fold_threshold"]),
                 *(
-                    [("accuracy at the README's 0.36", pct(v["accuracy_at_0.36"], 2))]
-                    if facen_name(v) == "sface"
-                    else []
-                ),
-                *(
                     [
                         (
                             "accuracy at the shipped same-person threshold",

@@ -210,7 +210,6 @@ def verification(client, data, quick=False, **kw):
         "errors": dict(errors),
         "accuracy": accuracy,
         "per_fold": per_fold,
-        "accuracy_at_0.36": m.accuracy_at(scores, same, 0.36),
         "at_shipped_threshold": {
             "threshold": shipped,
             "accuracy": m.accuracy_at(scores, same, shipped),
