@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The onnxruntime wheel has Microsoft's 1DS telemetry compiled in: importing it writes a device
 # id and an event queue under ~/.cache/Microsoft. A face service sends nothing anywhere it was not
