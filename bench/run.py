@@ -177,6 +177,13 @@ def summary(run):
     }
 
 
+def facen_model(banner):
+    """The facen a daemon serves, from its GET / banner: name and version (older daemons: the model)."""
+    if "facen" in banner:
+        return f"{banner['facen']['model']} {banner['facen']['version']}"
+    return banner.get("models", {}).get("facen")
+
+
 def stage_seconds(port):
     """{stage: total seconds} from the daemon's /metrics."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -381,7 +388,7 @@ def main():
             "crops": len(sets["crops"]),
             "before": args.before,
             "layout": layout,
-            "models": {label: json.loads(b).get("models", {}).get("facen") for label, b in banner.items()},
+            "models": {label: facen_model(json.loads(b)) for label, b in banner.items()},
         },
         "cases": [{"name": c[0], "set": c[1], "mix": c[2], "params": c[3], "kind": c[4]} for c in CASES],
         "raw": results,
