@@ -63,6 +63,7 @@ RESTART_KEYS = {
     "limits.body_timeout",
     "fetch.max_concurrent",
     "facen.model",
+    "demo.enabled",  # the routes are built once
 }
 
 

@@ -1,10 +1,12 @@
 """The configuration file and the console entry point's start-up checks, run for real."""
 
 import json
+import re
 import math
 import os
 import shutil
 
+import configobj
 import pytest
 
 from findface_extraction_api import config
@@ -167,3 +169,37 @@ def test_port_in_use_is_reported(tmp_path, api):
 def test_listen_on_the_command_line_overrides_the_file():
     result = cli("--config", SHIPPED, "--listen", "127.0.0.1:18999", "--check-config")
     assert result.returncode == 0 and "listen = 127.0.0.1:18999" in result.stdout, result.stderr
+
+
+def readme_configuration_table():
+    """{`section.key`: default as the README's configuration table prints it}."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    table = readme.split("\n## Configuration\n", 1)[1].split("\n\n| key | default | meaning |\n", 1)[1].split("\n\n")[0]
+    rows = {}
+    for row in table.splitlines()[1:]:
+        keys, defaults = row.split(" | ")[:2]
+        section = re.match(r"\| `(\[\w+\] )?", keys).group(1) or ""
+        names = re.findall(r"`(?:\[\w+\] )?(\w+)`", keys)
+        values = ["" if value == "empty" else value.strip("`") for value in defaults.split(", ")]
+        assert len(names) == len(values), row
+        rows.update({".".join(filter(None, (section.strip(" []"), n))): v for n, v in zip(names, values)})
+    return rows
+
+
+@pytest.mark.unit
+def test_readme_configuration_table_lists_every_key_with_its_default():
+    spec = configobj.ConfigObj(os.path.join(os.path.dirname(config.__file__), "config.spec"), _inspec=True)
+    defaults = {}
+    for section in [None, *spec.sections]:
+        for key, check in (spec if section is None else spec[section]).items():
+            if isinstance(check, str):
+                default = re.search(r"default=('?)(.*?)\1\)", check).group(2)
+                defaults[".".join(filter(None, (section, key)))] = default
+    documented = readme_configuration_table()
+    assert sorted(documented) == sorted(defaults)
+    for key, default in defaults.items():
+        try:
+            same = float(documented[key]) == float(default)
+        except ValueError:
+            same = documented[key] == default.lower()  # booleans: the README writes them as the file does
+        assert same, f"{key}: README says {documented[key]!r}, config.spec {default!r}"
