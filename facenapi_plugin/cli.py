@@ -66,5 +66,8 @@ def main(argv=None):
     except ExtractionError as e:
         print(json.dumps({"code": e.code, "desc": e.desc, "param": e.param}), file=sys.stderr)
         return 1
+    except (OSError, ValueError) as e:  # an unreadable file, a malformed --bbox: a line, not a traceback
+        print("python -m facenapi_plugin: error: {}".format(e), file=sys.stderr)
+        return 2
     print(json.dumps([to_json(face) for face in faces], indent=2))
     return 0

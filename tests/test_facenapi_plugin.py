@@ -467,3 +467,14 @@ def test_cli_reports_the_error_code(api, tmp_path):
     done = cli("extract", str(junk), "--url", api.base)
     assert done.returncode == 1 and done.stdout == ""
     assert json.loads(done.stderr)["code"] == "IMAGE_DECODING_FAILED"
+
+
+def test_cli_names_a_missing_file_or_a_bad_bbox_without_a_traceback(api, tmp_path):
+    missing = cli("extract", str(tmp_path / "missing.jpg"), "--url", api.base)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg(astronaut()))
+    bad_bbox = cli("extract", str(photo), "--url", api.base, "--bbox", "1,2,x,4")
+    for done in (missing, bad_bbox):
+        assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+        assert done.stderr.startswith("python -m facenapi_plugin: error: ")
+    assert "missing.jpg" in missing.stderr
