@@ -1,9 +1,9 @@
 """The configuration file and the console entry point's start-up checks, run for real."""
 
 import json
-import re
 import math
 import os
+import re
 import shutil
 
 import configobj
@@ -182,7 +182,7 @@ def readme_configuration_table():
         names = re.findall(r"`(?:\[\w+\] )?(\w+)`", keys)
         values = ["" if value == "empty" else value.strip("`") for value in defaults.split(", ")]
         assert len(names) == len(values), row
-        rows.update({".".join(filter(None, (section.strip(" []"), n))): v for n, v in zip(names, values)})
+        rows.update({".".join(filter(None, (section.strip(" []"), n))): v for n, v in zip(names, values, strict=True)})
     return rows
 
 
