@@ -39,7 +39,7 @@ IMAGES = Counter(
 STAGE_SECONDS = Histogram(
     "ffea_stage_duration_seconds",
     "Time per pipeline stage: queue_wait, decode, detect, landmarks, quality, normalize, facen, gender, age, "
-    "emotions, liveness, render.",
+    "emotions, liveness; Image API: mesh, qaa, bodies.",
     ["stage"],
     buckets=LATENCY,
     registry=REGISTRY,
