@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", e)
         return 2
     if args.check_config:
-        print(settings.effective())
+        try:
+            print(settings.effective(), flush=True)
+        except BrokenPipeError:  # `--check-config | head`: the reader stopped early, no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     logs.apply(settings.log_level, settings.access_log)
     from .daemon.serve import serve  # heavy imports (onnxruntime, cv2) after the config is good

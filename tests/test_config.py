@@ -5,6 +5,8 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import configobj
 import pytest
@@ -203,3 +205,18 @@ def test_readme_configuration_table_lists_every_key_with_its_default():
         except ValueError:
             same = documented[key] == default.lower()  # booleans: the README writes them as the file does
         assert same, f"{key}: README says {documented[key]!r}, config.spec {default!r}"
+
+
+def test_check_config_into_a_closed_pipe_prints_no_traceback():
+    """`findface-extraction-api --check-config | head -1`: the reader may be gone before we write."""
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "findface_extraction_api.cli", "--config", SHIPPED, "--check-config"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write)
+    os.close(read)  # no reader left when it prints
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
