@@ -10,6 +10,8 @@ import accuracy_metrics as m  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from findface_extraction_api.models.emotions import EMOTION_SQUARE  # noqa: E402
+
 
 def pct(x, digits=1):
     return "–" if x is None else f"{100 * x:.{digits}f}%"
@@ -543,15 +545,17 @@ def utk_md(v, plot):
     return md
 
 
+_LEFT, _TOP, _SIDE = EMOTION_SQUARE
 WAYS_MD = [
     "- **square** (recommended): a 256x256 'normalized face' whose fixed emotion square "
-    "(`models/emotions.py` `EMOTION_SQUARE`, x 17–239, y 33–255) is exactly the 48x48 crop (bicubic), "
+    f"(`models/emotions.py` `EMOTION_SQUARE`, x {_LEFT:.0f}–{_LEFT + _SIDE:.0f}, y {_TOP:.0f}–{_TOP + _SIDE:.0f}) "
+    "is exactly the 48x48 crop (bicubic), "
     "`detector: prenormalized`: the emotion model sees the whole crop, as fer does with its own "
     "square face box, and as mini-Xception was trained on FER2013.",
     "- **nnd**: the crop upscaled 4x (bicubic, 192 px), padded 64 px by edge replication, whole-image "
     "detection, the face nearest the centre; no face = wrong.",
     "- **whole**: the 48x48 crop posted as it is with `detector: prenormalized` (resized to 256, then the "
-    "emotion square cuts off its top ~13% and ~7% of each side).",
+    f"emotion square keeps x {_LEFT:.0f}–{_LEFT + _SIDE:.0f} and y {_TOP:.0f}–{_TOP + _SIDE:.0f} of it).",
 ]
 
 

@@ -435,13 +435,13 @@ def age_gender_figures(rows, faces):
 def emotion_input(image, way):
     """A 48x48 grey face crop made into one request: (bytes, params).
 
-    square: a 256x256 'normalized face' whose fixed emotion square (models/emotions.py EMOTION_SQUARE:
-            x 17-239, y 33-255) is exactly the crop, so the emotion model sees the whole crop as
+    square: a 256x256 'normalized face' whose fixed emotion square (models/emotions.py
+            EMOTION_SQUARE) is exactly the crop, so the emotion model sees the whole crop as
             fer would (its face box made square, to 64 px grey); detector prenormalized.
     nnd:    the crop upscaled 4x (bicubic, 192 px) and padded by 64 px of edge replication, then
             whole-image detection; the face nearest the centre.
     whole:  the crop as it is, detector prenormalized (the daemon resizes it to 256 and takes its
-            emotion square from it: the crop's top ~13% and side margins are cut off)."""
+            emotion square from it, cutting off the crop's margins)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if way == "square":
         from findface_extraction_api.models.emotions import EMOTION_SQUARE

@@ -9,8 +9,9 @@ worse on CK+'s posed expressions, which is why it is not the default
 (docs/accuracy/emotion-option/report.md).
 
 fer crops the detector's box made square and grown by 10 px; EMOTION_SQUARE is that square for
-a typical YuNet box in normalized-face pixels (left, top, side): the median over 198 LFW faces,
-measured by eval/calibrate_emotion_square.py. Labels and normalisation come from the manifest.
+a typical YuNet box in normalized-face pixels (left, top, side): the median over the 67 faces of
+the example photos that pinned registry packages ship (no eval data), measured by
+eval/calibrate_emotion_square.py. Labels and normalisation come from the manifest.
 """
 
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from .. import imaging
 from .runtime import BUILD_HINT, BundleError, Runtime
 
 KEYS = {"ensemble": ("emotions", "emotions_xception"), "mini-xception": ("emotions",)}
-EMOTION_SQUARE = (17.2, 33.3, 221.3)
+EMOTION_SQUARE = (31.8, 43.7, 190.2)
 SIZE = 64
 CROP_MATRIX = imaging.square_matrix(*EMOTION_SQUARE, SIZE)
 

@@ -7,7 +7,8 @@ most probable ages, weighted by their renormalised probabilities, plus one. Fed 
 Human library does (RGB 0..255, expected value) it is 2-3 years worse on UTKFace
 (shared/reference/human-models-eval.md §4.1). FACERES_SQUARE is the crop that evaluation used
 (Human's square on the detector box), in normalized-face pixels (left, top, side): the median over
-198 LFW faces, measured by eval/calibrate_emotion_square.py.
+the 67 faces of the example photos that pinned registry packages ship (no eval data), measured by
+eval/calibrate_emotion_square.py.
 """
 
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from .. import imaging
 from .runtime import Runtime
 
 KEY = "age_faceres"
-FACERES_SQUARE = (28.5, 56.4, 200.8)
+FACERES_SQUARE = (34.0, 56.8, 194.9)
 SIZE = 224
 CROP_MATRIX = imaging.square_matrix(*FACERES_SQUARE, SIZE)
 
