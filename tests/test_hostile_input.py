@@ -570,3 +570,18 @@ def test_limits_have_bounds(tmp_path, line):
 def test_the_shipped_units_set_a_descriptor_limit():
     for name in ("findface-extraction-api.service", "findface-extraction-api@.service"):
         assert "\nLimitNOFILE=" in open(os.path.join(ROOT, "systemd", name)).read()
+
+
+# ---------------------------------------------------------------- second round (red team)
+
+
+@pytest.mark.parametrize("path", ["/demo/%00", "/demo/index.html%00.js", "/demo/demo.css%00"])
+def test_a_nul_byte_in_a_demo_path_is_a_404_not_a_500(daemons, path):
+    """Was: os.path.realpath raised ValueError inside StaticFileHandler: 500 INTERNAL_ERROR and a traceback."""
+    daemon = daemons("main")
+    tracebacks = daemon.output().count("Traceback")
+    status, _, body = daemon.client.request("GET", path)
+    document = json.loads(body)
+    assert status == 404 and document["code"] == "NOT_FOUND" and "NUL" in document["desc"], (status, document)
+    assert daemon.output().count("Traceback") == tracebacks
+    assert daemon.client.request("GET", "/demo/")[0] == 200

@@ -23,6 +23,12 @@ class DemoHandler(AccountedHandler, web.StaticFileHandler):
         """From the file as it is now (Tornado caches a hash per process, stale after an edit)."""
         return None
 
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        """No file name holds a NUL byte; os.path.realpath would raise ValueError (a 500) on one."""
+        if "\x00" in absolute_path:
+            raise web.HTTPError(404, reason="Not Found: a file name cannot hold a NUL byte")
+        return super().validate_absolute_path(root, absolute_path)
+
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'")
