@@ -304,7 +304,7 @@ class Pipeline:
         if not faces:
             return []
         keep = suppress(np.array([face.box for face in faces]), np.array([face.quality for face in faces]))
-        return [faces[i] for i in keep]
+        return largest([faces[i] for i in keep], self.max_faces)  # each turn kept max_faces of its own
 
     def _score_quality(self, image: np.ndarray, face: Face) -> None:
         """Set the face's quality, and its normalized crop (which the blur penalty reads)."""

@@ -604,6 +604,12 @@ def test_faces_per_image_are_capped_at_the_largest(daemons):
     data = mosaic(1024, 64)  # 256 faces
     status, document = daemon.client.post_multipart({"requests": [GOOD]}, {"photo": data})
     assert status == 200 and len(document["responses"][0]["faces"]) == 100
+    tiles = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    turned = np.vstack([tiles[:512], cv2.rotate(tiles[512:], cv2.ROTATE_180)])  # faces upright and upside down
+    status, document = daemon.client.post_multipart(
+        {"requests": [{**GOOD, "auto_rotate": True}]}, {"photo": jpeg(turned)}
+    )
+    assert status == 200 and len(document["responses"][0]["faces"]) == 100
     big = jpeg(cv2.resize(astronaut(), (1024, 1024)))
     found = daemon.client.extract(big)["faces"]  # one large face among none: still found
     assert len(found) == 1
