@@ -421,6 +421,12 @@ def raw_exchange(port: int, request: bytes) -> bytes:
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ten\r\n\r\n", "content-length"),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "content-length"),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", ""),
+        # Latin-1 superscript digits pass str.isdigit() but not int(): was a traceback and no answer
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \xb2\r\n\r\n{}", "content-length"),
+        (
+            b"POST /age-estimator/v1/process/sample HTTP/1.1\r\nHost: a\r\nContent-Length: 1\xb3\r\n\r\n{}",
+            "content-length",
+        ),
     ],
 )
 def test_malformed_http_gets_a_json_400_that_says_why(daemons, request_bytes, reason):

@@ -160,9 +160,11 @@ class Fetcher:
 
         def on_header(line: str) -> None:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit() and int(value) > policy.size_limit:
-                over_limit.append(int(value))
-                raise _TooLarge("over the size limit")
+            declared = value.strip()
+            if name.strip().lower() == "content-length" and declared.isascii() and declared.isdigit():
+                if int(declared) > policy.size_limit:
+                    over_limit.append(int(declared))
+                    raise _TooLarge("over the size limit")
 
         request = httpclient.HTTPRequest(
             url,
