@@ -1873,8 +1873,8 @@ def sample(version: str, data: bytes | None = None, objects: Any = None, **extra
     return {**body, **extra}
 
 
-# Floats in a template of the daemon under test: SFace's and MobileFaceNet's 128; a harness testing
-# another facen (sface+dlib: 256) sets it before building the corpus.
+# Floats in a template of the daemon under test: SFace's 128; a harness testing another facen
+# (mobilefacenet: 192, sface+dlib: 256) sets it before building the corpus.
 TEMPLATE_FLOATS = 128
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.robustness
 FULL = os.environ.get("FFEA_ROBUSTNESS", "") == "full"
 TRAP_PORT = free_port()  # SSRF URLs point here: a loopback listener that must never be reached
 OPT_IN = json.loads(os.environ.get("FFEA_ROBUSTNESS_CONFIG") or "{}")  # see robustness_daemon
-hostile.TEMPLATE_FLOATS = 256 if OPT_IN.get("facen", {}).get("model") == "sface+dlib" else 128
+hostile.TEMPLATE_FLOATS = {"sface+dlib": 256, "mobilefacenet": 192}.get(OPT_IN.get("facen", {}).get("model"), 128)
 CASES = hostile.corpus(hostile.SEED, TRAP_PORT)
 SELECTED = CASES if FULL else hostile.quick(CASES)
 FETCH = {"connect_timeout": 2, "timeout": 10}  # a failed SSRF guard costs seconds, not half a minute
