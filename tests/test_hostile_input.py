@@ -637,3 +637,30 @@ def test_max_faces_keeps_the_largest_faces(tmp_path):
         assert len(faces) == 3 and sizes[-1] > 80, sizes  # the astronaut's own face is among them
     finally:
         daemon.stop()
+
+
+@pytest.mark.parametrize(
+    "request_bytes,status,words",
+    [
+        (b"GET /health?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 431, "over 65536 bytes"),
+        (b"GET /health HTTP/1.1\r\nHost: a\r\n" + b"X-A: b\r\n" * 10_000 + b"\r\n", 431, "over 65536 bytes"),
+        (
+            b"POST /age-estimator/v1/process/sample HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"2;"
+            + b"x" * 100
+            + b"\r\n{}\r\n0\r\n\r\n",
+            400,
+            "chunk-size line",
+        ),
+    ],
+)
+def test_headers_over_the_limit_get_an_answer_not_silence(daemons, request_bytes, status, words):
+    """Was: Tornado closed the connection without a byte (its header read and chunk-size line read
+    have max_bytes and no answer)."""
+    daemon = daemons("main")
+    answer = raw_exchange(daemon.port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:200]
+    document = json.loads(body)
+    assert words in document["desc"] and document["desc"] == document["detail"], document
+    assert daemon.client.request("GET", "/health")[0] == 200
