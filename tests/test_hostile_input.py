@@ -664,3 +664,40 @@ def test_headers_over_the_limit_get_an_answer_not_silence(daemons, request_bytes
     document = json.loads(body)
     assert words in document["desc"] and document["desc"] == document["detail"], document
     assert daemon.client.request("GET", "/health")[0] == 200
+
+
+def test_clients_cannot_mint_metric_labels_and_every_route_is_labelled_as_itself(tmp_path):
+    """Label values must come from a fixed set whatever paths, services, versions and methods a
+    client sends. Was (bounded, but wrong): OPTIONS/PUT/HEAD on /health, /ready, /metrics and any
+    non-POST on an Image API path were counted as route "/", the FindFace API's."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from findface_extraction_api.api.imageapi.services import NAMES
+
+    daemon = Daemon(tmp_path)
+    try:
+        client = daemon.client
+        for i in range(40):
+            client.request("GET", f"/random-{i}")
+            client.request("POST", f"/service-{i}/v1/process/sample", b"{}", {"Content-Type": "application/json"})
+            client.request("POST", f"/age-estimator/v{i}/process/sample", b"{}", {"Content-Type": "application/json"})
+            client.request("GET", f"/demo/missing-{i}.js")
+        for method in ("OPTIONS", "PUT", "DELETE", "HEAD"):
+            for path in ("/health", "/ready", "/metrics", "/age-estimator/v1/process/sample", "/"):
+                client.request(method, path)
+        text = client.request("GET", "/metrics")[2].decode()
+        labels = [
+            sample.labels
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "ffea_http_requests_total"
+        ]
+        routes = {(label["protocol"], label["route"]) for label in labels}
+        known = {("ops", r) for r in ("/health", "/ready", "/metrics", "/openapi.json", "/demo", "/demo/", "other")}
+        known |= {("extraction", "/")} | {("imageapi", name) for name in (*NAMES, "other")}
+        assert routes <= known, routes - known
+        assert ("ops", "/") not in routes and ("imageapi", "/") not in routes
+        codes = {label["code"] for label in labels}
+        assert len(codes) < 20 and all(len(code) < 40 for code in codes), codes
+    finally:
+        daemon.stop()
