@@ -701,3 +701,46 @@ def test_clients_cannot_mint_metric_labels_and_every_route_is_labelled_as_itself
         assert len(codes) < 20 and all(len(code) < 40 for code in codes), codes
     finally:
         daemon.stop()
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """Answers that are broken at the HTTP layer, for the URL fetcher."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/loop"):
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/headers"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 20_000 + b"Content-Length: 0\r\n\r\n")
+        elif self.path.startswith("/superscript"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "path,words",
+    [
+        ("/loop", "more than 5 redirects"),  # was: "HTTP 302 Found"
+        ("/headers", "response headers"),  # was: "delimiter re.compile(b'\\r?\\n\\r?\\n') not found within 65536 bytes"
+        ("/superscript", "failed to fetch"),
+    ],
+)
+def test_fetch_failures_at_the_http_layer_say_what_happened(daemons, path, words):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        daemon = daemons("main", fetch={"allow_private_addresses": "true", "size_limit": 2_000_000})
+        tracebacks = daemon.output().count("Traceback")
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        status, body = daemon.client.post_json({"requests": [{"image": url}]})
+        error = body["responses"][0]["error"]
+        assert status == 200 and error["code"] == "IMAGE_FETCH_FAILED" and words in error["desc"], error
+        assert daemon.output().count("Traceback") == tracebacks
+    finally:
+        server.shutdown()

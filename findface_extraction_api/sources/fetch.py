@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tornado import httpclient, httputil, netutil
+from tornado import httpclient, httputil, iostream, netutil
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from .. import metrics
@@ -191,6 +191,8 @@ class Fetcher:
                 ) from None
             if isinstance(e, asyncio.TimeoutError | TimeoutError):
                 raise FetchFailed(f"failed to fetch {shown}: no complete answer within {policy.timeout:g} s") from None
+            if isinstance(e, httpclient.HTTPClientError) and is_redirect(e.response):
+                raise FetchFailed(f"failed to fetch {shown}: more than {MAX_REDIRECTS} redirects") from None
             if isinstance(e, httpclient.HTTPClientError) and e.code != 599:
                 raise FetchFailed(f"failed to fetch {shown}: HTTP {e.code} {e.message}") from None
             raise FetchFailed(f"failed to fetch {shown}: {_describe(e)}") from None
@@ -204,6 +206,11 @@ class Fetcher:
         self.client.close()
 
 
+def is_redirect(response: httpclient.HTTPResponse | None) -> bool:
+    """A redirect the client would have followed, had max_redirects not been used up."""
+    return response is not None and response.code in (301, 302, 303, 307, 308) and "Location" in response.headers
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, socket.gaierror):
         return "the host name does not resolve"
@@ -211,4 +218,6 @@ def _describe(error: BaseException) -> str:
         return "connection refused"
     if isinstance(error, httpclient.HTTPClientError):
         return error.message or "the connection failed"
+    if isinstance(error, iostream.UnsatisfiableReadError):  # Tornado's client's line limits
+        return "the server's response headers (or a chunk-size line) are over the client's limit (64 KiB)"
     return (str(error) or type(error).__name__)[:200]
