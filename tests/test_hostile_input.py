@@ -458,6 +458,11 @@ def test_a_huge_integer_in_an_image_api_bbox_is_a_422_not_a_500(api):
         ("http://[::1", "not a valid URL"),
         ("http://example.com:1:2/x.jpg", "not a valid URL"),
         ("http://example.com:0/x.jpg", "port 0"),
+        # were IMAGE_FETCH_FAILED: the idna codec's error, or a DNS lookup of an impossible name
+        ("http://a..example.com/x.jpg", "not a valid DNS name"),
+        ("http://" + "a" * 64 + ".example.com/x.jpg", "not a valid DNS name"),
+        ("http://example.com%00/x.jpg", "not a valid DNS name"),
+        ("http://" + "a." * 130 + "example.com/x.jpg", "not a valid DNS name"),
     ],
 )
 def test_malformed_urls_are_bad_params_and_never_looked_up(api, url, words):

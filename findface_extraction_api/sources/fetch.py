@@ -8,6 +8,7 @@ waiting for a slot is part of it and no URL can hold a request longer.
 
 import asyncio
 import ipaddress
+import re
 import socket
 import urllib.parse
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from .errors import FetchFailed
 
 MAX_REDIRECTS = 5
 MAX_URL_LENGTH = 8192
+HOST_NAME = re.compile(rb"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64, RFC 4291
 # IPv4-compatible): a host behind them is the embedded IPv4 host, so that is what is checked.
@@ -67,7 +69,24 @@ def check_url(url: str) -> urllib.parse.SplitResult:
         raise ValueError("port 0 is not a port to fetch from")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise ValueError("the URL contains spaces or control characters")
+    check_host_name(parts.hostname)
     return parts
+
+
+def check_host_name(host: str) -> None:
+    """ValueError unless `host` is an IP literal or a name DNS can hold (IDNA labels of 1..63
+    characters, 253 in all): a malformed one is the client's error, not a failed lookup."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").rstrip(b".")
+    except UnicodeError:
+        raise ValueError("the host name is not a valid DNS name (an empty label, or one over 63 characters)") from None
+    if len(name) > 253 or not HOST_NAME.fullmatch(name):
+        raise ValueError("the host name is not a valid DNS name (letters, digits, '-', '_' and '.' only; 253 at most)")
 
 
 def embedded_ipv4(ip: IP) -> list[IP]:
