@@ -588,14 +588,24 @@ def test_the_shipped_units_set_a_descriptor_limit():
 # ---------------------------------------------------------------- second round (red team)
 
 
-@pytest.mark.parametrize("path", ["/demo/%00", "/demo/index.html%00.js", "/demo/demo.css%00"])
-def test_a_nul_byte_in_a_demo_path_is_a_404_not_a_500(daemons, path):
-    """Was: os.path.realpath raised ValueError inside StaticFileHandler: 500 INTERNAL_ERROR and a traceback."""
+@pytest.mark.parametrize(
+    "path,words",
+    [
+        # were 500 INTERNAL_ERROR and a traceback: os.path.realpath raised ValueError in StaticFileHandler
+        ("/demo/%00", "NUL"),
+        ("/demo/index.html%00.js", "NUL"),
+        ("/demo/demo.css%00", "NUL"),
+        ("/demo/%ff", "not UTF-8"),  # was 400 BAD_REQUEST "Bad Request"
+        ("/demo/..%2f..%2fsetup.py", "out of the demo folder"),  # were 403 BAD_REQUEST "Forbidden"
+        ("/demo//etc/passwd", "out of the demo folder"),
+    ],
+)
+def test_odd_demo_paths_are_a_404_that_says_why(daemons, path, words):
     daemon = daemons("main")
     tracebacks = daemon.output().count("Traceback")
     status, _, body = daemon.client.request("GET", path)
     document = json.loads(body)
-    assert status == 404 and document["code"] == "NOT_FOUND" and "NUL" in document["desc"], (status, document)
+    assert status == 404 and document["code"] == "NOT_FOUND" and words in document["desc"], (status, document)
     assert daemon.output().count("Traceback") == tracebacks
     assert daemon.client.request("GET", "/demo/")[0] == 200
 
