@@ -49,6 +49,7 @@ class Settings:
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini
     envelope_pixels: int = 200_000_000
     max_objects: int = 100
+    max_faces: int = 100
     max_body_size: int = 100 * 1024 * 1024
     buffered_bodies: int = 256 * 1024 * 1024
     header_timeout: float = 30.0
@@ -109,6 +110,7 @@ KEYS = {
     "max_pixels": ("limits", "max_pixels"),
     "envelope_pixels": ("limits", "envelope_pixels"),
     "max_objects": ("limits", "max_objects"),
+    "max_faces": ("limits", "max_faces"),
     "max_body_size": ("limits", "max_body_size"),
     "buffered_bodies": ("limits", "buffered_bodies"),
     "header_timeout": ("limits", "header_timeout"),

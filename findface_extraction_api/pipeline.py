@@ -152,6 +152,7 @@ class Pipeline:
     models: Models
     min_face_size: float = 30.0
     max_face_size: float = math.inf
+    max_faces: int = 100  # per image: the largest are kept ([limits] max_faces)
     quality_scores: bool = False  # fill Face.quality for every face (auto-rotation always does)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -245,14 +246,14 @@ class Pipeline:
     def _yunet(self, image: np.ndarray, min_face_size: float) -> list[Face]:
         """YuNet's boxes; landmarks from the shape predictor: YuNet's own ignore roll (models/landmarks.py)."""
         with metrics.stage("detect"):
-            found = self.models.detector.detect(image, min_face_size, self.max_face_size)
+            found = largest(self.models.detector.detect(image, min_face_size, self.max_face_size), self.max_faces)
         with metrics.stage("landmarks"):
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             return [self._with_landmarks(grey, face) for face in found]
 
     def _hog(self, image: np.ndarray, min_face_size: float) -> list[Face]:
         with metrics.stage("detect"):
-            return self.models.legacy.detect(image, min_face_size, self.max_face_size)
+            return largest(self.models.legacy.detect(image, min_face_size, self.max_face_size), self.max_faces)
 
     def _prenormalized(self, image: np.ndarray, min_face_size: float) -> list[Face]:
         """The single face of an already normalized crop: the whole image, resized to the canonical size."""
@@ -303,7 +304,7 @@ class Pipeline:
         if not faces:
             return []
         keep = suppress(np.array([face.box for face in faces]), np.array([face.quality for face in faces]))
-        return [faces[i] for i in keep]
+        return largest([faces[i] for i in keep], self.max_faces)  # each turn kept max_faces of its own
 
     def _score_quality(self, image: np.ndarray, face: Face) -> None:
         """Set the face's quality, and its normalized crop (which the blur penalty reads)."""
@@ -391,6 +392,16 @@ class Pipeline:
 def in_batches(function: Callable[[Sequence[Any]], Iterable[T]], items: Sequence[Any], size: int = BATCH) -> list[T]:
     """`function` over `items` in runs of at most `size`, results in order."""
     return [result for start in range(0, len(items), size) for result in function(items[start : start + size])]
+
+
+def largest(faces: list[Face], count: int) -> list[Face]:
+    """The `count` largest of `faces` (by box area), in their order: every face found costs
+    landmarks, quality and each attribute asked for, so a mosaic of thousands of small faces
+    would hold a worker for minutes."""
+    if len(faces) <= count:
+        return faces
+    areas = np.array([(face.box[2] - face.box[0]) * (face.box[3] - face.box[1]) for face in faces])
+    return [faces[i] for i in sorted(np.argsort(-areas, kind="stable")[:count])]
 
 
 def unlandmarked(box: Sequence[float] | np.ndarray) -> Face:

@@ -109,6 +109,7 @@ class Service:
         changed = self.settings.changed(settings)
         self.settings = settings
         self.pipeline.min_face_size, self.pipeline.max_face_size = settings.min_face_size, settings.max_face_size
+        self.pipeline.max_faces = settings.max_faces
         self.pipeline.quality_scores = settings.quality_estimator
         self.pipeline.thresholds = Thresholds.for_facen(
             self.pipeline.models.facen_name, real=settings.liveness_threshold

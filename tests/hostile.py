@@ -1873,13 +1873,20 @@ def sample(version: str, data: bytes | None = None, objects: Any = None, **extra
     return {**body, **extra}
 
 
+# Floats in a template of the daemon under test: SFace's 128; a harness testing another facen
+# (mobilefacenet: 192, sface+dlib: 256) sets it before building the corpus.
+TEMPLATE_FLOATS = 128
+
+
 def template(version: str, blob: str | None = None, **overrides: Any) -> dict[str, Any]:
-    vector = np.zeros(128, "<f4")
+    vector = np.zeros(TEMPLATE_FLOATS, "<f4")
     vector[0] = 1.0
     blob = b64(vector.tobytes()) if blob is None else blob
     if version == "v1":
         return {"$template": blob}
-    return {"template": {"blob": blob, "format": "NDARRAY", "dtype": "float32", "shape": [128], **overrides}}
+    return {
+        "template": {"blob": blob, "format": "NDARRAY", "dtype": "float32", "shape": [TEMPLATE_FLOATS], **overrides}
+    }
 
 
 def sample_bytes(version: str, make: Callable[[], bytes], objects: Any) -> bytes:
@@ -2140,7 +2147,7 @@ class ImageApiCases:
         return found
 
     def templates(self) -> list[Case]:
-        vector = np.zeros(128, "<f4")
+        vector = np.zeros(TEMPLATE_FLOATS, "<f4")
         vector[0] = 1.0
         blobs: dict[str, str] = {
             "0-bytes": "",
@@ -2150,8 +2157,8 @@ class ImageApiCases:
             "513-bytes": b64(vector.tobytes() + b"x"),
             "1024-bytes": b64(vector.tobytes() * 2),
             "10MB": b64(bytes(10 * MB)),
-            "nan": b64(np.full(128, np.nan, "<f4").tobytes()),
-            "infinity": b64(np.full(128, np.inf, "<f4").tobytes()),
+            "nan": b64(np.full(TEMPLATE_FLOATS, np.nan, "<f4").tobytes()),
+            "infinity": b64(np.full(TEMPLATE_FLOATS, np.inf, "<f4").tobytes()),
             "zeros": b64(bytes(512)),
             "not-base64": "!!!",
             "float64-size": b64(np.zeros(64, "<f8").tobytes()),

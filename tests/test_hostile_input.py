@@ -14,7 +14,9 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import cv2
 import hostile
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -419,6 +421,12 @@ def raw_exchange(port: int, request: bytes) -> bytes:
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ten\r\n\r\n", "content-length"),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "content-length"),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", ""),
+        # Latin-1 superscript digits pass str.isdigit() but not int(): was a traceback and no answer
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \xb2\r\n\r\n{}", "content-length"),
+        (
+            b"POST /age-estimator/v1/process/sample HTTP/1.1\r\nHost: a\r\nContent-Length: 1\xb3\r\n\r\n{}",
+            "content-length",
+        ),
     ],
 )
 def test_malformed_http_gets_a_json_400_that_says_why(daemons, request_bytes, reason):
@@ -450,6 +458,11 @@ def test_a_huge_integer_in_an_image_api_bbox_is_a_422_not_a_500(api):
         ("http://[::1", "not a valid URL"),
         ("http://example.com:1:2/x.jpg", "not a valid URL"),
         ("http://example.com:0/x.jpg", "port 0"),
+        # were IMAGE_FETCH_FAILED: the idna codec's error, or a DNS lookup of an impossible name
+        ("http://a..example.com/x.jpg", "not a valid DNS name"),
+        ("http://" + "a" * 64 + ".example.com/x.jpg", "not a valid DNS name"),
+        ("http://example.com%00/x.jpg", "not a valid DNS name"),
+        ("http://" + "a." * 130 + "example.com/x.jpg", "not a valid DNS name"),
     ],
 )
 def test_malformed_urls_are_bad_params_and_never_looked_up(api, url, words):
@@ -570,3 +583,179 @@ def test_limits_have_bounds(tmp_path, line):
 def test_the_shipped_units_set_a_descriptor_limit():
     for name in ("findface-extraction-api.service", "findface-extraction-api@.service"):
         assert "\nLimitNOFILE=" in open(os.path.join(ROOT, "systemd", name)).read()
+
+
+# ---------------------------------------------------------------- second round (red team)
+
+
+@pytest.mark.parametrize(
+    "path,words",
+    [
+        # were 500 INTERNAL_ERROR and a traceback: os.path.realpath raised ValueError in StaticFileHandler
+        ("/demo/%00", "NUL"),
+        ("/demo/index.html%00.js", "NUL"),
+        ("/demo/demo.css%00", "NUL"),
+        ("/demo/%ff", "not UTF-8"),  # was 400 BAD_REQUEST "Bad Request"
+        ("/demo/..%2f..%2fsetup.py", "out of the demo folder"),  # were 403 BAD_REQUEST "Forbidden"
+        ("/demo//etc/passwd", "out of the demo folder"),
+    ],
+)
+def test_odd_demo_paths_are_a_404_that_says_why(daemons, path, words):
+    daemon = daemons("main")
+    tracebacks = daemon.output().count("Traceback")
+    status, _, body = daemon.client.request("GET", path)
+    document = json.loads(body)
+    assert status == 404 and document["code"] == "NOT_FOUND" and words in document["desc"], (status, document)
+    assert daemon.output().count("Traceback") == tracebacks
+    assert daemon.client.request("GET", "/demo/")[0] == 200
+
+
+def mosaic(side: int, tile: int) -> bytes:
+    """A side x side JPEG tiled with the astronaut's face at tile x tile: (side // tile)² faces."""
+    face = cv2.resize(astronaut()[30:230, 130:330], (tile, tile))
+    count = side // tile
+    return jpeg(np.tile(face, (count, count, 1)), 90)
+
+
+def test_faces_per_image_are_capped_at_the_largest(daemons):
+    """Was: every face found was kept, each costing landmarks, quality and every attribute: a 2048²
+    mosaic of 1,024 64 px faces took 39 s of a worker with all attributes and a 1.2 MB answer
+    (a 6000² one ~8,600 faces, minutes). Now [limits] max_faces (100) keeps the largest."""
+    daemon = daemons("main")
+    data = mosaic(1024, 64)  # 256 faces
+    status, document = daemon.client.post_multipart({"requests": [GOOD]}, {"photo": data})
+    assert status == 200 and len(document["responses"][0]["faces"]) == 100
+    tiles = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    turned = np.vstack([tiles[:512], cv2.rotate(tiles[512:], cv2.ROTATE_180)])  # faces upright and upside down
+    status, document = daemon.client.post_multipart(
+        {"requests": [{**GOOD, "auto_rotate": True}]}, {"photo": jpeg(turned)}
+    )
+    assert status == 200 and len(document["responses"][0]["faces"]) == 100
+    big = jpeg(cv2.resize(astronaut(), (1024, 1024)))
+    found = daemon.client.extract(big)["faces"]  # one large face among none: still found
+    assert len(found) == 1
+    body, content_type = multipart([("image", data, "mosaic.jpg")])
+    status, _, body = daemon.client.request(
+        "POST", "/face-detector-face-fitter/v1/process/image", body, {"Content-Type": content_type}
+    )
+    assert status == 200 and len(json.loads(body)["objects"]) == 100
+
+
+def test_max_faces_keeps_the_largest_faces(tmp_path):
+    daemon = Daemon(tmp_path, limits={"max_faces": 3})
+    try:
+        canvas = np.full((1024, 1024, 3), 200, np.uint8)
+        canvas[:512, :512] = cv2.resize(astronaut(), (512, 512))  # one large face
+        canvas[512:, :] = cv2.imdecode(np.frombuffer(mosaic(1024, 64), np.uint8), cv2.IMREAD_COLOR)[:512]
+        faces = daemon.client.extract(jpeg(canvas))["faces"]
+        sizes = sorted(face["bbox"]["right"] - face["bbox"]["left"] for face in faces)
+        assert len(faces) == 3 and sizes[-1] > 80, sizes  # the astronaut's own face is among them
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize(
+    "request_bytes,status,words",
+    [
+        (b"GET /health?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 431, "over 65536 bytes"),
+        (b"GET /health HTTP/1.1\r\nHost: a\r\n" + b"X-A: b\r\n" * 10_000 + b"\r\n", 431, "over 65536 bytes"),
+        (
+            b"POST /age-estimator/v1/process/sample HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"2;"
+            + b"x" * 100
+            + b"\r\n{}\r\n0\r\n\r\n",
+            400,
+            "chunk-size line",
+        ),
+    ],
+)
+def test_headers_over_the_limit_get_an_answer_not_silence(daemons, request_bytes, status, words):
+    """Was: Tornado closed the connection without a byte (its header read and chunk-size line read
+    have max_bytes and no answer)."""
+    daemon = daemons("main")
+    answer = raw_exchange(daemon.port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:200]
+    document = json.loads(body)
+    assert words in document["desc"] and document["desc"] == document["detail"], document
+    assert daemon.client.request("GET", "/health")[0] == 200
+
+
+def test_clients_cannot_mint_metric_labels_and_every_route_is_labelled_as_itself(tmp_path):
+    """Label values must come from a fixed set whatever paths, services, versions and methods a
+    client sends. Was (bounded, but wrong): OPTIONS/PUT/HEAD on /health, /ready, /metrics and any
+    non-POST on an Image API path were counted as route "/", the FindFace API's."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from findface_extraction_api.api.imageapi.services import NAMES
+
+    daemon = Daemon(tmp_path)
+    try:
+        client = daemon.client
+        for i in range(40):
+            client.request("GET", f"/random-{i}")
+            client.request("POST", f"/service-{i}/v1/process/sample", b"{}", {"Content-Type": "application/json"})
+            client.request("POST", f"/age-estimator/v{i}/process/sample", b"{}", {"Content-Type": "application/json"})
+            client.request("GET", f"/demo/missing-{i}.js")
+        for method in ("OPTIONS", "PUT", "DELETE", "HEAD"):
+            for path in ("/health", "/ready", "/metrics", "/age-estimator/v1/process/sample", "/"):
+                client.request(method, path)
+        text = client.request("GET", "/metrics")[2].decode()
+        labels = [
+            sample.labels
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "ffea_http_requests_total"
+        ]
+        routes = {(label["protocol"], label["route"]) for label in labels}
+        known = {("ops", r) for r in ("/health", "/ready", "/metrics", "/openapi.json", "/demo", "/demo/", "other")}
+        known |= {("extraction", "/")} | {("imageapi", name) for name in (*NAMES, "other")}
+        assert routes <= known, routes - known
+        assert ("ops", "/") not in routes and ("imageapi", "/") not in routes
+        codes = {label["code"] for label in labels}
+        assert len(codes) < 20 and all(len(code) < 40 for code in codes), codes
+    finally:
+        daemon.stop()
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """Answers that are broken at the HTTP layer, for the URL fetcher."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/loop"):
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/headers"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 20_000 + b"Content-Length: 0\r\n\r\n")
+        elif self.path.startswith("/superscript"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "path,words",
+    [
+        ("/loop", "more than 5 redirects"),  # was: "HTTP 302 Found"
+        ("/headers", "response headers"),  # was: "delimiter re.compile(b'\\r?\\n\\r?\\n') not found within 65536 bytes"
+        ("/superscript", "failed to fetch"),
+    ],
+)
+def test_fetch_failures_at_the_http_layer_say_what_happened(daemons, path, words):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        daemon = daemons("main", fetch={"allow_private_addresses": "true", "size_limit": 2_000_000})
+        tracebacks = daemon.output().count("Traceback")
+        url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        status, body = daemon.client.post_json({"requests": [{"image": url}]})
+        error = body["responses"][0]["error"]
+        assert status == 200 and error["code"] == "IMAGE_FETCH_FAILED" and words in error["desc"], error
+        assert daemon.output().count("Traceback") == tracebacks
+    finally:
+        server.shutdown()

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.robustness
 
 FULL = os.environ.get("FFEA_ROBUSTNESS", "") == "full"
 TRAP_PORT = free_port()  # SSRF URLs point here: a loopback listener that must never be reached
+OPT_IN = json.loads(os.environ.get("FFEA_ROBUSTNESS_CONFIG") or "{}")  # see robustness_daemon
+hostile.TEMPLATE_FLOATS = {"sface+dlib": 256, "mobilefacenet": 192}.get(OPT_IN.get("facen", {}).get("model"), 128)
 CASES = hostile.corpus(hostile.SEED, TRAP_PORT)
 SELECTED = CASES if FULL else hostile.quick(CASES)
 FETCH = {"connect_timeout": 2, "timeout": 10}  # a failed SSRF guard costs seconds, not half a minute
@@ -52,8 +54,10 @@ STARTED: dict[str, Daemon] = {}  # the daemons this module used, for the final l
 
 
 def robustness_daemon(daemons: Callable[..., Daemon], name: str) -> Daemon:
-    """A shared session daemon with the default configuration (fetch timeouts shortened)."""
-    STARTED[name] = daemons(name, fetch=FETCH)
+    """A shared session daemon with the default configuration (fetch timeouts shortened), plus the
+    sections of $FFEA_ROBUSTNESS_CONFIG (JSON), e.g. '{"facen": {"model": "sface+dlib"}}' to run
+    the corpus against the opt-in models."""
+    STARTED[name] = daemons(name, fetch=FETCH, **OPT_IN)
     return STARTED[name]
 
 

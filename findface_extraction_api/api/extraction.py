@@ -48,6 +48,7 @@ SOURCE_CODES = {DecodeFailed: IMAGE_DECODING_FAILED, ImageTooLarge: IMAGE_TOO_LA
 
 class ExtractionHandler(JsonHandler):
     protocol = "extraction"
+    route = "/"
     service: Service
 
     def get(self) -> None:

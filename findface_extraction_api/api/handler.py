@@ -91,7 +91,6 @@ class JsonHandler(AccountedHandler):
 
     def initialize(self, service: Any = None) -> None:
         self.service = service
-        self.route = "/"
         self._chunks = []
         self.set_default_headers()  # again, now that the service (and so the CORS origins) is known
 
@@ -118,5 +117,4 @@ class NotFoundHandler(JsonHandler):
     protocol = "ops"
 
     def prepare(self) -> None:
-        self.route = "other"
         raise web.HTTPError(404)

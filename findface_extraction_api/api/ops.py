@@ -14,17 +14,17 @@ from .handler import JsonHandler
 
 class HealthHandler(JsonHandler):
     protocol = "ops"
+    route = "/health"
 
     def get(self) -> None:
-        self.route = "/health"
         self.write({"status": "ok"})
 
 
 class ReadyHandler(JsonHandler):
     protocol = "ops"
+    route = "/ready"
 
     def get(self) -> None:
-        self.route = "/ready"
         state = self.service.state if self.service is not None else "starting"
         if state != "ready":
             self.set_status(503)
@@ -34,8 +34,8 @@ class ReadyHandler(JsonHandler):
 
 class MetricsHandler(JsonHandler):
     protocol = "ops"
+    route = "/metrics"
 
     def get(self) -> None:
-        self.route = "/metrics"
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.write(generate_latest(metrics.REGISTRY))

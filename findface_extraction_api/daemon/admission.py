@@ -73,7 +73,7 @@ class _AdmittedRequest(httputil.HTTPMessageDelegate):
         self.request_id = request_id(headers)
         self.expects_continue = headers.get("Expect", "").lower() == "100-continue"
         length = headers.get("Content-Length")
-        if length is not None and length.strip().isdigit():
+        if length is not None and length.strip().isascii() and length.strip().isdigit():  # not '²': int() fails
             self.declared = int(length)
             if self.declared > self.admission.max_body_size:
                 return self.refuse(413, "Payload Too Large", self.too_large())

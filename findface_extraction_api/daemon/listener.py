@@ -12,7 +12,9 @@ number, two Host headers, bad chunking, a NUL in the path) by writing a bare
 `HTTP/1.1 400 Bad Request` with no body from inside its `except HTTPInputError` block, and has no
 hook for it. `json_protocol_errors` swaps exactly that write for a JSON answer carrying the
 parser's reason, in both protocols' shapes (FindFace `code`/`desc`, Image API `detail`): the
-request line may be the broken part, so the route is not known.
+request line may be the broken part, so the route is not known. It closes a connection whose
+request line and headers pass max_header_size (or whose chunk-size line is too long) without a
+word at all; `answer_unsatisfiable_reads` sends a JSON 431 (400 for a chunk line) first.
 """
 
 import errno
@@ -26,7 +28,7 @@ from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
-from tornado.iostream import IOStream
+from tornado.iostream import IOStream, UnsatisfiableReadError
 
 log = logging.getLogger(__name__)
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -34,6 +36,9 @@ PAUSE_S = 0.5
 LOG_EVERY_S = 10.0
 BACKLOG_PER_WAKEUP = 128
 BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"  # what tornado.http1connection writes on HTTPInputError
+MAX_HEADER_SIZE = 64 * 1024  # request line and headers (Tornado's max_header_size)
+TOO_LONG_HEADERS = f"the request line and headers are over {MAX_HEADER_SIZE} bytes together"
+TOO_LONG_CHUNK_LINE = "malformed HTTP request: a chunk-size line (size and extensions) is over 64 bytes"
 MAX_REASON = 200  # characters of the parser's reason (it may quote the client's bytes)
 
 
@@ -47,6 +52,7 @@ class GuardedHTTPServer(HTTPServer):
 
     def handle_stream(self, stream: IOStream, address: tuple) -> None:
         json_protocol_errors(stream)
+        answer_unsatisfiable_reads(stream)
         super().handle_stream(stream, address)
 
 
@@ -62,13 +68,38 @@ def json_protocol_errors(stream: IOStream) -> None:
     stream.write = write_json_400  # type: ignore[method-assign]
 
 
-def malformed_http_answer(error: BaseException | None) -> bytes:
-    """A complete HTTP/1.1 400 response whose JSON body names what the parser refused."""
+def answer_unsatisfiable_reads(stream: IOStream) -> None:
+    """Make `stream` answer before Tornado closes it for a line past its limit (headers over
+    max_header_size, a chunk-size line over 64 bytes), which it otherwise does silently."""
+    close = stream.close
+
+    def close_answering(exc_info: Any = False) -> None:
+        if isinstance(exc_info, UnsatisfiableReadError) and not stream.closed():
+            headers = "\\r?\\n\\r?\\n" in str(exc_info)  # the header read's delimiter (a chunk line's is \\r\\n)
+            answer = (
+                malformed_http_answer(None, 431, "Request Header Fields Too Large", TOO_LONG_HEADERS)
+                if headers
+                else malformed_http_answer(None, desc=TOO_LONG_CHUNK_LINE)
+            )
+            try:
+                stream.socket.send(answer)  # a few hundred bytes: fits the empty send buffer at once
+            except OSError:
+                pass
+        close(exc_info)
+
+    stream.close = close_answering  # type: ignore[method-assign]
+
+
+def malformed_http_answer(
+    error: BaseException | None, status: int = 400, status_reason: str = "Bad Request", desc: str = ""
+) -> bytes:
+    """A complete HTTP/1.1 error response whose JSON body names what the parser refused."""
     reason = " ".join(str(error or "").split())[:MAX_REASON] or "cannot parse the HTTP message"
-    desc = f"malformed HTTP request: {reason}"
-    body = json.dumps({"code": "BAD_REQUEST", "desc": desc, "detail": desc}).encode()
+    desc = desc or f"malformed HTTP request: {reason}"
+    code = "BAD_REQUEST" if status == 400 else "HEADERS_TOO_LARGE"
+    body = json.dumps({"code": code, "desc": desc, "detail": desc}).encode()
     head = (
-        "HTTP/1.1 400 Bad Request\r\n"
+        f"HTTP/1.1 {status} {status_reason}\r\n"
         "Content-Type: application/json; charset=UTF-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"

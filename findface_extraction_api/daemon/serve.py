@@ -21,11 +21,10 @@ from ..config import ConfigError, Settings
 from ..server import Service, make_app, make_metrics_app, versions
 from . import drain, logs, memory, systemd
 from .admission import Admission
-from .listener import GuardedHTTPServer
+from .listener import MAX_HEADER_SIZE, GuardedHTTPServer
 
 log = logging.getLogger("findface_extraction_api")
 
-MAX_HEADER_SIZE = 64 * 1024
 DRAIN_TIMEOUT = 10.0  # seconds given to in-flight requests on shutdown (systemd unit: TimeoutStopSec=30)
 
 

@@ -8,13 +8,14 @@ waiting for a slot is part of it and no URL can hold a request longer.
 
 import asyncio
 import ipaddress
+import re
 import socket
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tornado import httpclient, httputil, netutil
+from tornado import httpclient, httputil, iostream, netutil
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from .. import metrics
@@ -22,6 +23,7 @@ from .errors import FetchFailed
 
 MAX_REDIRECTS = 5
 MAX_URL_LENGTH = 8192
+HOST_NAME = re.compile(rb"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64, RFC 4291
 # IPv4-compatible): a host behind them is the embedded IPv4 host, so that is what is checked.
@@ -67,7 +69,24 @@ def check_url(url: str) -> urllib.parse.SplitResult:
         raise ValueError("port 0 is not a port to fetch from")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise ValueError("the URL contains spaces or control characters")
+    check_host_name(parts.hostname)
     return parts
+
+
+def check_host_name(host: str) -> None:
+    """ValueError unless `host` is an IP literal or a name DNS can hold (IDNA labels of 1..63
+    characters, 253 in all): a malformed one is the client's error, not a failed lookup."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").rstrip(b".")
+    except UnicodeError:
+        raise ValueError("the host name is not a valid DNS name (an empty label, or one over 63 characters)") from None
+    if len(name) > 253 or not HOST_NAME.fullmatch(name):
+        raise ValueError("the host name is not a valid DNS name (letters, digits, '-', '_' and '.' only; 253 at most)")
 
 
 def embedded_ipv4(ip: IP) -> list[IP]:
@@ -160,9 +179,11 @@ class Fetcher:
 
         def on_header(line: str) -> None:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit() and int(value) > policy.size_limit:
-                over_limit.append(int(value))
-                raise _TooLarge("over the size limit")
+            declared = value.strip()
+            if name.strip().lower() == "content-length" and declared.isascii() and declared.isdigit():
+                if int(declared) > policy.size_limit:
+                    over_limit.append(int(declared))
+                    raise _TooLarge("over the size limit")
 
         request = httpclient.HTTPRequest(
             url,
@@ -189,6 +210,8 @@ class Fetcher:
                 ) from None
             if isinstance(e, asyncio.TimeoutError | TimeoutError):
                 raise FetchFailed(f"failed to fetch {shown}: no complete answer within {policy.timeout:g} s") from None
+            if isinstance(e, httpclient.HTTPClientError) and is_redirect(e.response):
+                raise FetchFailed(f"failed to fetch {shown}: more than {MAX_REDIRECTS} redirects") from None
             if isinstance(e, httpclient.HTTPClientError) and e.code != 599:
                 raise FetchFailed(f"failed to fetch {shown}: HTTP {e.code} {e.message}") from None
             raise FetchFailed(f"failed to fetch {shown}: {_describe(e)}") from None
@@ -202,6 +225,11 @@ class Fetcher:
         self.client.close()
 
 
+def is_redirect(response: httpclient.HTTPResponse | None) -> bool:
+    """A redirect the client would have followed, had max_redirects not been used up."""
+    return response is not None and response.code in (301, 302, 303, 307, 308) and "Location" in response.headers
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, socket.gaierror):
         return "the host name does not resolve"
@@ -209,4 +237,6 @@ def _describe(error: BaseException) -> str:
         return "connection refused"
     if isinstance(error, httpclient.HTTPClientError):
         return error.message or "the connection failed"
+    if isinstance(error, iostream.UnsatisfiableReadError):  # Tornado's client's line limits
+        return "the server's response headers (or a chunk-size line) are over the client's limit (64 KiB)"
     return (str(error) or type(error).__name__)[:200]

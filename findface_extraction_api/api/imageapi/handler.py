@@ -25,8 +25,12 @@ class ImageApiHandler(JsonHandler):
         self.outcome = str(status_code)
         self.finish({"detail": self._reason})
 
-    async def post(self, name: str, kind: str, version: str = "v1") -> None:
+    def prepare(self) -> None:
+        """The route label of every method (OPTIONS and 405s too): the service, or "other" (bounded)."""
+        name = self.path_kwargs.get("name", "")
         self.route = name if name in NAMES else "other"
+
+    async def post(self, name: str, kind: str, version: str = "v1") -> None:
         try:
             if name not in NAMES:
                 raise ImageApiError(404, f"Not Found: no service '{clip_text(name, 80)}'; services: {', '.join(NAMES)}")
