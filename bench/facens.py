@@ -22,23 +22,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from model_costs import frame
 
-from findface_extraction_api.testing import Daemon, astronaut, jpeg
+from findface_extraction_api.testing import Daemon
 
 FACENS = ("sface", "sface+dlib", "mobilefacenet")
 FACES = 6
 PHOTOS = 120  # bench/run.py's default photo set
-
-
-def frame() -> bytes:
-    """A 1280x720 JPEG with six copies of the astronaut's head (~110 px faces)."""
-    canvas = np.full((720, 1280, 3), 90, np.uint8)
-    head = astronaut()[20:260, 120:340]
-    for i in range(FACES):
-        x, y = 30 + (i % 5) * 245, 60 + (i // 5) * 330
-        canvas[y : y + head.shape[0], x : x + head.shape[1]] = head
-    return jpeg(canvas, quality=90)
 
 
 def seconds(daemon: Daemon, data: bytes, **params: bool) -> float:
@@ -99,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     facens = ["sface", *(f for f in args.facens.split(",") if f != "sface")]
     assert set(facens) <= set(FACENS), f"--facens: choose from {', '.join(FACENS)}"
-    data = frame()
+    data = frame(FACES)
     times: dict[str, dict[str, list[float]]] = {f: {"detect": [], "facen": []} for f in facens}
     stalls: dict[str, list[float]] = {f: [] for f in facens}
     with tempfile.TemporaryDirectory() as tmp:
