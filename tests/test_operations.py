@@ -120,6 +120,41 @@ def test_static_routes_answer_errors_as_json_with_a_request_id(api):
     assert status == 405 and json.loads(body)["code"] == "METHOD_NOT_ALLOWED" and headers["X-Request-ID"]
 
 
+def test_head_answers_like_get_without_a_body_and_405s_say_what_is_allowed(api):
+    """Load balancers and monitors check health with HEAD (HAProxy's httpchk, curl -I). Was: 405
+    on every route, and no 405 carried the Allow header that RFC 9110 requires."""
+    port = int(api.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for path in ("/health", "/ready", "/metrics", "/", "/openapi.json", "/demo/"):
+        conn.request("GET", path)
+        got = conn.getresponse()
+        size = len(got.read())
+        conn.request("HEAD", path)  # the same keep-alive connection: a stray body would break the next answer
+        head = conn.getresponse()
+        assert head.status == 200 and head.read() == b"", path
+        assert head.getheader("Content-Type") == got.getheader("Content-Type") and head.getheader("X-Request-ID")
+        if path != "/metrics":  # the metrics text changes between the two requests
+            assert int(head.getheader("Content-Length")) == size, path
+    allowed = {
+        ("PUT", "/health"): "GET, HEAD, OPTIONS",
+        ("DELETE", "/"): "GET, HEAD, POST, OPTIONS",
+        ("GET", "/age-estimator/v2/process/sample"): "POST, OPTIONS",
+        ("HEAD", "/age-estimator/v2/process/sample"): "POST, OPTIONS",
+        ("POST", "/openapi.json"): "GET, HEAD",
+    }
+    for (method, path), allow in allowed.items():
+        conn.request(method, path)
+        answer = conn.getresponse()
+        body = answer.read()
+        assert answer.status == 405 and answer.getheader("Allow") == allow, (method, path, answer.getheader("Allow"))
+        assert (body == b"") == (method == "HEAD"), (method, path, body)
+    conn.request("OPTIONS", "/health", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "HEAD"})
+    answer = conn.getresponse()
+    answer.read()
+    assert answer.status == 204 and answer.getheader("Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS"
+    conn.close()
+
+
 def test_metrics_on_their_own_address_and_the_access_log_off(tmp_path):
     metrics_port = free_port()
     daemon = Daemon(tmp_path, metrics={"listen": f"127.0.0.1:{metrics_port}"}, log={"access_log": "false"})

@@ -53,6 +53,26 @@ class AccountedHandler(web.RequestHandler):
             if "*" not in origins:
                 self.set_header("Vary", "Origin")
 
+    def head(self, *args: Any, **kwargs: Any) -> Any:
+        """HEAD answers as GET does, without the body (Tornado drops it for HEAD): load balancers'
+        and monitors' health checks use it. A route without GET answers 405."""
+        if type(self).get is web.RequestHandler.get:
+            raise web.HTTPError(405)
+        return self.get(*args, **kwargs)
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this route answers, for the Allow header of a 405 (RFC 9110 §15.5.6) and
+        the CORS preflight."""
+        base = web.RequestHandler
+        methods = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+        answered = [m for m in methods if getattr(type(self), m.lower()) is not getattr(base, m.lower())]
+        return [m for m in answered if m != "HEAD" or "GET" in answered]
+
+    def set_allow(self, status_code: int) -> None:
+        """A 405 says which methods the route does answer."""
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+
     def log_extra(self, **fields: Any) -> dict[str, Any]:
         """Journal fields for a log line about this request."""
         return {"REQUEST_ID": self.request_id, "ROUTE": self.route, **fields}
@@ -61,6 +81,7 @@ class AccountedHandler(web.RequestHandler):
         """Tornado's error page, as JSON and without the exception (which is logged instead)."""
         code = _CODES.get(status_code, INTERNAL_ERROR if status_code >= 500 else "BAD_REQUEST")
         self.outcome = code
+        self.set_allow(status_code)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish({"code": code, "desc": self._reason})
 
@@ -96,7 +117,7 @@ class JsonHandler(AccountedHandler):
 
     def options(self, *args: Any, **kwargs: Any) -> None:
         """CORS preflight: the methods and headers a browser may use."""
-        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Methods", ", ".join(self.allowed_methods()))
         self.set_header("Access-Control-Allow-Headers", "Content-Type, X-Request-ID")
         self.set_header("Access-Control-Max-Age", "600")
         self.outcome = "ok"

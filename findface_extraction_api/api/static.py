@@ -31,6 +31,7 @@ class DemoHandler(AccountedHandler, web.StaticFileHandler):
     """The demo page and its assets, no caching beyond revalidation; a missing file is a JSON 404."""
 
     route = "/demo/"
+    head = web.StaticFileHandler.head  # not AccountedHandler's: a static file's HEAD reads no file
 
     def compute_etag(self) -> str | None:
         """From the file as it is now (Tornado caches a hash per process, stale after an edit)."""

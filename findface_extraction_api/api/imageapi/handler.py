@@ -23,6 +23,7 @@ class ImageApiHandler(JsonHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors as FastAPI writes them: {"detail": "<reason>"} (404, 405, 500)."""
         self.outcome = str(status_code)
+        self.set_allow(status_code)
         self.finish({"detail": self._reason})
 
     def prepare(self) -> None:
