@@ -10,11 +10,14 @@ are made from skimage's astronaut (NASA, public domain) with seeded random rotat
 shift, brightness and contrast: no benchmark data. Accuracy is the cosine of each variant's
 vector to the bundle's on ArcFace chips of LFW photos (../shared/eval-data, evaluation only);
 speed is CPU time per face at batch 1 and 8 on one thread (process CPU time, so other load on
-the machine matters less). Prints one line per variant and writes them to
+the machine matters less), and onnxruntime's own profile of each variant by operator type (where
+the time goes: why int8 does not pay here). Prints one line per variant and writes them to
 build/facen-variants.txt, which bench/report.py quotes in docs/performance.md.
 """
 
 import argparse
+import collections
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -93,6 +96,25 @@ def cpu_ms_per_face(s: ort.InferenceSession, chips: np.ndarray, batch: int, runs
     return float(np.median(times))
 
 
+def op_profile(path: str, chip: np.ndarray, runs: int = 20) -> str:
+    """The three costliest operator types of one batch-1 run on one thread, from onnxruntime's profiler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = f"{tmp}/profile"
+        options.log_severity_level = 3
+        s = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        for _ in range(runs):
+            s.run(None, {"data": chip})
+        events = json.loads(Path(s.end_profiling()).read_text())
+    by_op: collections.Counter = collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            by_op[event["args"]["op_name"]] += event["dur"] / runs / 1000
+    return ", ".join(f"{op} {ms:.1f}" for op, ms in by_op.most_common(3))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=str(ROOT / "build" / "models"))
@@ -136,7 +158,8 @@ def main():
             b1, b8 = cpu_ms_per_face(s, chips, 1), cpu_ms_per_face(s, chips, 8)
             lines.append(
                 f"{name:36s} B=1 {b1:5.1f} ms  B=8 {b8:5.1f} ms  cosine min {cos.min():.4f} "
-                f"p1 {np.percentile(cos, 1):.4f} median {np.median(cos):.4f}"
+                f"p1 {np.percentile(cos, 1):.4f} median {np.median(cos):.4f}  ms by op: "
+                f"{op_profile(variants[name], chips[:1])}"
             )
             print(lines[-1], flush=True)
         (ROOT / "build" / "facen-variants.txt").write_text("\n".join(lines) + "\n")

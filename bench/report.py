@@ -28,7 +28,13 @@ NOTES = """## What changed for issue 13, and what was tried
   slightly smaller files (`tests/test_imaging.py` checks the pixels).
 - **Not kept: int8 static quantization** (table at the end): with the PRelu rewritten, int8 convs
   alone gain nothing because the activations stay float and every Q/DQ pair breaks the fused
-  chain; int8 everywhere is faster but moves the vectors too far (see the cosines).
+  chain; int8 everywhere is faster but moves the vectors too far (see the cosines). The
+  per-operator profile in the table says why int8 cannot pay much on this graph: SFace is a
+  MobileNet-style net (0.57 GMAC: 14 depthwise and 13 pointwise convs) with a per-channel PRelu
+  after every conv, and onnxruntime has no int8 PRelu. The 27 int8 convs take about 4–5 ms where
+  float's Conv nodes (the 27 convs with the 55 per-channel scales of the rewritten PRelu folded
+  in as NCHWc convs) take about 13, but in int8 those 55 scales become QLinearMul nodes that cost
+  as much as the convs, so even int8 everywhere is only about 1.7× faster per face.
 - **Not kept: micro-batching faces across requests**: per-face CPU at batch 8 is no lower than at
   batch 1 (table at the end), so on a CPU-bound machine a batching window only adds latency.
 - **Measured, then reverted: malloc mmap/trim thresholds of 32 MiB** (`daemon/memory.py` keeps
