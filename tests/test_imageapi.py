@@ -479,3 +479,36 @@ def test_mask_estimator_says_it_is_not_available(api, version):
     assert error["loc"] == ["path", "service"] and "not available" in error["msg"] and "notMasked" in error["msg"]
     status, answer = post_image(api, f"/mask-estimator/{version}/process/image")
     assert status == 404 and "process/sample" in answer["detail"]
+
+
+# ---------------------------------------------------------------- as 3DiVi's own client reads us
+
+# 3DiVi's open-source Image API client (3DiVi/open-source-image-api, projects/shared/src/domains/
+# errors-keys.const.ts) turns `detail[0].msg` into its error screen by an exact-match lookup.
+CLIENT_ERROR_KEYS = {
+    "This image format is not supported": "UnsupportedFormat",
+    "Image not in base64 format": None,  # the client's own check, same wording; not in its table
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_unreadable_image_has_3divis_exact_message_and_the_reason_in_ctx(api, version, kind):
+    path = f"/face-detector-face-fitter/{version}/process/{kind}"
+    data = b"GIF89a, then nothing"
+    status, answer = post(api, path, sample(version, data)) if kind == "sample" else post_image(api, path, data)
+    assert status == 422, answer
+    (error,) = answer["detail"]
+    assert error["msg"] == "This image format is not supported"
+    assert CLIENT_ERROR_KEYS[error["msg"]] == "UnsupportedFormat"
+    assert error["type"] == "value_error.image" and error["ctx"]["reason"].startswith("Failed to decode")
+    status, answer = post(api, V1, {"$image": "***", "objects": GOOD_BOX})
+    assert status == 422 and answer["detail"][0]["msg"] in CLIENT_ERROR_KEYS and "ctx" not in answer["detail"][0]
+
+
+def test_an_image_over_max_dimension_says_so_with_the_reason_in_ctx(api):
+    wide = png(np.zeros((8, 6001, 3), np.uint8))  # max_dimension is 6000
+    status, answer = post(api, "/face-detector-face-fitter/v2/process/sample", sample("v2", wide))
+    assert status == 422, answer
+    (error,) = answer["detail"]
+    assert error["msg"] == "Image is too large" and "6001" in error["ctx"]["reason"], error

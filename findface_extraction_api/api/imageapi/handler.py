@@ -15,6 +15,9 @@ from ..service import Service
 from .samples import IMAGE_KEY, ImageApiError, invalid, parse_sample, pixel_box
 from .services import MATCHERS, NAMES, SERVICES, Frame, ImageService
 
+UNSUPPORTED_FORMAT = "This image format is not supported"  # 3DiVi's text (its demo client maps it verbatim)
+IMAGE_TOO_LARGE = "Image is too large"
+
 
 class ImageApiHandler(JsonHandler):
     protocol = "imageapi"
@@ -139,9 +142,11 @@ class ImageApiHandler(JsonHandler):
 
 
 def image_error(error: DecodeFailed | ImageTooLarge, version: str) -> ImageApiError:
+    """An unreadable or too large image: `msg` is a fixed sentence (3DiVi's own for an unreadable
+    image, which its client looks up verbatim), `ctx.reason` says what exactly is wrong."""
     loc = ["$image"] if version == "v1" else ["_image", "blob"]
-    message = "Image is too large" if isinstance(error, ImageTooLarge) else "This image format is not supported"
-    return invalid(loc, f"{message}: {error}", "value_error.image")
+    message = IMAGE_TOO_LARGE if isinstance(error, ImageTooLarge) else UNSUPPORTED_FORMAT
+    return invalid(loc, message, "value_error.image", reason=str(error))
 
 
 def located(index: int, kind: str, box: np.ndarray, confidence: float, frame: Frame) -> dict[str, Any]:

@@ -30,10 +30,14 @@ class ImageApiError(Exception):
         self.status, self.detail = status, detail
 
 
-def invalid(loc: list[Any], msg: str, kind: str) -> ImageApiError:
-    """A 422 validation error at `loc` (relative to the body)."""
+def invalid(loc: list[Any], msg: str, kind: str, reason: str | None = None) -> ImageApiError:
+    """A 422 validation error at `loc` (relative to the body). `reason`, when given, goes in
+    `ctx` (where pydantic puts an error's details) so that `msg` can stay the vendor's exact text."""
     loc = [clip_text(part, 100) if isinstance(part, str) else part for part in loc]
-    return ImageApiError(422, [{"loc": ["body", *loc], "msg": clip_text(msg, 1000), "type": kind}])
+    error: dict[str, Any] = {"loc": ["body", *loc], "msg": clip_text(msg, 1000), "type": kind}
+    if reason is not None:
+        error["ctx"] = {"reason": clip_text(reason, 1000)}
+    return ImageApiError(422, [error])
 
 
 def parse_sample(raw: bytes, version: str) -> tuple[dict[str, Any], bytes | None]:
