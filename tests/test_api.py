@@ -299,3 +299,25 @@ def test_concurrent_requests_all_succeed(api):
         results = list(pool.map(lambda _: api.extract(data, need_facen=True), range(12)))
     vectors = [facen(only_face(r)) for r in results]
     assert all(float(v @ vectors[0]) > 0.9999 for v in vectors)
+
+
+# ------------------------------------------------------------- as ported clients send it
+
+
+def test_null_fields_mean_their_defaults(api):
+    """Clients that serialize unset fields (Jackson, Json.NET, dataclasses) send null: each key then
+    means what its absence means, the detector (nnd) as much as the flags and the roi."""
+    face = only_face(api.extract(jpeg(astronaut()), detector=None, roi=None, need_facen=None, auto_rotate=None))
+    assert set(face) == {"bbox", "detection_score"} and iou(box(face), ASTRONAUT_FACE) > 0.8
+
+
+@pytest.mark.parametrize("response_format", ["msgpack", 1])
+def test_a_response_format_other_than_json_is_refused_not_ignored(api, response_format):
+    """FindFace 12.x's envelope may ask for msgpack; a JSON answer would fail that client's decoder
+    with no reason given, so the envelope is refused and says why."""
+    envelope = {"response_format": response_format, "requests": [{"image": "multipart:photo"}]}
+    status, body = api.post_multipart(envelope, {"photo": jpeg(astronaut())})
+    assert status == 400, body
+    assert body["code"] == "BAD_PARAM" and body["param"] == "response_format" and "JSON" in body["desc"]
+    status, body = api.post_multipart(dict(envelope, response_format="json"), {"photo": jpeg(astronaut())})
+    assert status == 200 and len(body["responses"][0]["faces"]) == 1

@@ -117,7 +117,7 @@ def test_the_document_is_valid_openapi_3_1_and_lists_what_the_daemon_serves():
     schemas = DOC["components"]["schemas"]
     request_keys = set(schemas["ExtractionRequest"]["properties"])
     assert request_keys == {"image", "roi", "detector", *extraction.FLAGS}
-    assert schemas["ExtractionRequest"]["properties"]["detector"]["enum"] == list(extraction.DETECTORS)
+    assert schemas["ExtractionRequest"]["properties"]["detector"]["enum"] == [*extraction.DETECTORS, None]
     codes = {errors.BAD_PARAM, errors.IMAGE_DECODING_FAILED, errors.IMAGE_TOO_LARGE, errors.IMAGE_FETCH_FAILED}
     assert set(schemas["ElementError"]["properties"]["code"]["enum"]) == codes | {errors.INTERNAL_ERROR}
     emotions = schemas["EmotionsObject"]["else"]["properties"]["emotions"]["items"]["properties"]["emotion"]
@@ -221,6 +221,7 @@ def test_envelope_errors_404_and_405(api, openapi):
         ),
         (b"--x\r\ntruncated", "multipart/form-data; boundary=x", "BAD_PARAM", "request"),
         (b"--x--\r\n", "multipart/form-data", "BAD_PARAM", "request"),
+        (b'{"response_format": "msgpack", "requests": []}', "application/json", "BAD_PARAM", "response_format"),
     ):
         status, answer = call(openapi, api, "POST", "/", body, content_type)
         assert status == 400 and answer["code"] == code and answer.get("param") == param, answer

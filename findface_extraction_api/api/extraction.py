@@ -161,6 +161,9 @@ def parse_body(content_type: str, body: bytes) -> tuple[list[Any], dict[str, byt
         raise bad_param("requests", "the JSON body must be an object with a 'requests' list")
     if len(envelope["requests"]) > MAX_REQUESTS:
         raise bad_param("requests", f"at most {MAX_REQUESTS} requests per call")
+    if envelope.get("response_format") not in (None, "json"):  # FindFace 12.x clients may ask for msgpack
+        shown = render.clip_text(json.dumps(envelope["response_format"]), 100)
+        raise bad_param("response_format", f'response_format {shown} is not served: the answer is JSON; send "json"')
     return envelope["requests"], parts
 
 
@@ -178,7 +181,9 @@ def parse_request(raw: Any) -> tuple[pipeline.Options, str]:
             check_url(image)
         except ValueError as e:
             raise bad_param("image", f"'image' is not a URL we can fetch: {e}") from None
-    detector = raw.get("detector", "nnd")
+    detector = raw.get("detector")
+    if detector is None:  # absent, or null as clients that serialize unset fields send it
+        detector = "nnd"
     if not isinstance(detector, str) or detector not in DETECTORS:
         shown = render.clip_text(json.dumps(detector), 100)
         raise bad_param("detector", f"unknown detector {shown}; use one of {', '.join(DETECTORS)}")
