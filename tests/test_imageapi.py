@@ -512,3 +512,20 @@ def test_an_image_over_max_dimension_says_so_with_the_reason_in_ctx(api):
     assert status == 422, answer
     (error,) = answer["detail"]
     assert error["msg"] == "Image is too large" and "6001" in error["ctx"]["reason"], error
+
+
+def test_a_trailing_slash_is_the_same_path(api):
+    """FastAPI redirects .../process/sample/ to .../process/sample, so clients written with the slash
+    work against 3DiVi; here the path is served as it is."""
+    answer = run(api, "face-detector-face-fitter", "v2")
+    status, again = post(api, "/face-detector-face-fitter/v2/process/sample/", sample("v2"))
+    assert status == 200 and again == answer
+    status, again = post_image(api, "/face-detector-face-fitter/process/image/")
+    assert status == 200 and list(again) == ["$image", "objects"] and len(again["objects"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/age-estimator/v3/process/sample", "/image-api/age-estimator/v2/process/sample"])
+def test_a_path_no_route_serves_answers_404_with_detail_too(api, path):
+    """An Image API client reads `detail` of any error (FastAPI's {"detail": "Not Found"})."""
+    status, answer = post(api, path, sample("v2", objects=GOOD_BOX))
+    assert status == 404 and answer["detail"] == "Not Found" and answer["code"] == "NOT_FOUND", answer

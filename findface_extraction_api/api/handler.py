@@ -83,7 +83,10 @@ class AccountedHandler(web.RequestHandler):
         self.outcome = code
         self.set_allow(status_code)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish({"code": code, "desc": self._reason})
+        self.finish(self.error_body(code))
+
+    def error_body(self, code: str) -> dict[str, Any]:
+        return {"code": code, "desc": self._reason}
 
     def on_finish(self) -> None:
         status = self.get_status()
@@ -135,7 +138,14 @@ class JsonHandler(AccountedHandler):
 
 
 class NotFoundHandler(JsonHandler):
+    """Any path no route serves. It may be either protocol's (a FindFace client's typo, an Image
+    API client's unknown version or path prefix), so the 404 carries both shapes' keys:
+    FindFace's `code`/`desc` and FastAPI's `detail`."""
+
     protocol = "ops"
 
     def prepare(self) -> None:
         raise web.HTTPError(404)
+
+    def error_body(self, code: str) -> dict[str, Any]:
+        return {"code": code, "desc": self._reason, "detail": self._reason}

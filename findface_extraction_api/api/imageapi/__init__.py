@@ -19,9 +19,10 @@ from typing import Any
 from ..service import Service
 from .handler import ImageApiHandler
 
+# A trailing slash is accepted: FastAPI (3DiVi's server) redirects it to the path without one.
 ROUTES = (
-    r"/(?P<name>[A-Za-z0-9_.-]+)/(?P<version>v1|v2)/process/(?P<kind>sample|image)",
-    r"/(?P<name>[A-Za-z0-9_.-]+)/process/(?P<kind>sample|image)",
+    r"/(?P<name>[A-Za-z0-9_.-]+)/(?P<version>v1|v2)/process/(?P<kind>sample|image)/?",
+    r"/(?P<name>[A-Za-z0-9_.-]+)/process/(?P<kind>sample|image)/?",
 )
 _ROUTE = re.compile("|".join(f"(?:{re.sub(r'[?]P<[a-z]+>', '', route)})" for route in ROUTES))
 
