@@ -321,3 +321,13 @@ def test_a_response_format_other_than_json_is_refused_not_ignored(api, response_
     assert body["code"] == "BAD_PARAM" and body["param"] == "response_format" and "JSON" in body["desc"]
     status, body = api.post_multipart(dict(envelope, response_format="json"), {"photo": jpeg(astronaut())})
     assert status == 200 and len(body["responses"][0]["faces"]) == 1
+
+
+def test_a_findface_12_v2_path_is_a_404_that_says_what_is_served(api):
+    """FindFace 12.x clients may post its multi-object API to /v2; that is not served, and the 404
+    says where the v1 API is instead of a bare "Not Found"."""
+    envelope = json.dumps({"requests": [{"image": "multipart:photo", "attributes": ["face_gender"]}]}).encode()
+    status, headers, raw = api.request("POST", "/v2/", envelope, {"Content-Type": "application/json"})
+    body = json.loads(raw)
+    assert status == 404 and headers["Content-Type"].startswith("application/json"), body
+    assert body["code"] == "NOT_FOUND" and "POST /" in body["desc"] and "/v2" in body["desc"]

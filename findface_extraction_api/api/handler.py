@@ -22,6 +22,10 @@ from .errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND
 
 _CODES = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+ROUTES_SERVED = (
+    "the Extraction API is POST / (FindFace's v1; the 12.x /v2 multi-object API is not served), "
+    "the Image API POST /<service>/{v1|v2}/process/{sample|image}"
+)
 access = logging.getLogger("findface_extraction_api.access")
 
 
@@ -148,4 +152,4 @@ class NotFoundHandler(JsonHandler):
         raise web.HTTPError(404)
 
     def error_body(self, code: str) -> dict[str, Any]:
-        return {"code": code, "desc": self._reason, "detail": self._reason}
+        return {"code": code, "desc": f"{self._reason}: {ROUTES_SERVED}", "detail": self._reason}
