@@ -11,7 +11,9 @@ shift, brightness and contrast: no benchmark data. Accuracy is the cosine of eac
 vector to the bundle's on ArcFace chips of LFW photos (../shared/eval-data, evaluation only);
 speed is CPU time per face at batch 1 and 8 on one thread (process CPU time, so other load on
 the machine matters less), and onnxruntime's own profile of each variant by operator type (where
-the time goes: why int8 does not pay here). Prints one line per variant and writes them to
+the time goes: why int8 does not pay here). The same int8 quantization of the detector (YuNet,
+calibrated on astronaut heads pasted at random sizes and places on plain 640x480 frames) is timed
+on a 1280x736 frame (a 1280x720 image at scale 1, padded to multiples of 32 as the detector does). Prints one line per variant and writes them to
 build/facen-variants.txt, which bench/report.py quotes in docs/performance.md.
 """
 
@@ -115,6 +117,56 @@ def op_profile(path: str, chip: np.ndarray, runs: int = 20) -> str:
     return ", ".join(f"{op} {ms:.1f}" for op, ms in by_op.most_common(3))
 
 
+def yunet_lines(bundle: str, tmp: str) -> list[str]:
+    """CPU ms per 1280x736 frame on one thread: the bundle's YuNet and its int8 variants."""
+    rng = np.random.default_rng(0)
+    head = astronaut()
+
+    def frame(h: int, w: int) -> np.ndarray:
+        out = np.full((h, w, 3), rng.integers(0, 255, 3), np.uint8)
+        scale = rng.uniform(0.2, 0.9) * min(h, w) / max(head.shape[:2])
+        small = cv2.resize(head, None, fx=scale, fy=scale)
+        y, x = rng.integers(0, h - small.shape[0] + 1), rng.integers(0, w - small.shape[1] + 1)
+        out[y : y + small.shape[0], x : x + small.shape[1]] = small
+        return out.transpose(2, 0, 1)[None].astype(np.float32)
+
+    class Frames(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter([{"input": frame(480, 640)} for _ in range(24)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    reference = str(Path(bundle) / "yunet.onnx")
+    pre = f"{tmp}/yunet-pre.onnx"
+    quant_pre_process(reference, pre, skip_symbolic_shape=True)
+    variants = {"yunet bundle (float32)": reference}
+    for fmt in (QuantFormat.QDQ, QuantFormat.QOperator):
+        variants[f"yunet int8 {fmt.name} all ops"] = path = f"{tmp}/yunet-{fmt.name}.onnx"
+        quantize_static(
+            pre,
+            path,
+            Frames(),
+            quant_format=fmt,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+    x = frame(736, 1280)
+    lines = []
+    for name, path in variants.items():
+        s = session(path)
+        s.run(None, {"input": x})
+        times = []
+        for _ in range(5):
+            start = time.process_time()
+            s.run(None, {"input": x})
+            times.append((time.process_time() - start) * 1000)
+        lines.append(f"{name:36s} 1280x736 {np.median(times):5.1f} ms")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=str(ROOT / "build" / "models"))
@@ -162,6 +214,7 @@ def main():
                 f"{op_profile(variants[name], chips[:1])}"
             )
             print(lines[-1], flush=True)
+        lines += yunet_lines(args.bundle, tmp)
         (ROOT / "build" / "facen-variants.txt").write_text("\n".join(lines) + "\n")
 
 

@@ -35,6 +35,9 @@ NOTES = """## What changed for issue 13, and what was tried
   float's Conv nodes (the 27 convs with the 55 per-channel scales of the rewritten PRelu folded
   in as NCHWc convs) take about 13, but in int8 those 55 scales become QLinearMul nodes that cost
   as much as the convs, so even int8 everywhere is only about 1.7× faster per face.
+- **Not kept: int8 YuNet** (the last lines of the table): static int8 quantization of the
+  detector, QDQ or QOperator, is about 1.4× slower than the float graph per 1280x736 pass on
+  one thread.
 - **Not kept: micro-batching faces across requests**: per-face CPU at batch 8 is no lower than at
   batch 1 (table at the end), so on a CPU-bound machine a batching window only adds latency.
 - **Measured, then reverted: malloc mmap/trim thresholds of 32 MiB** (`daemon/memory.py` keeps
