@@ -13,7 +13,8 @@ speed is CPU time per face at batch 1 and 8 on one thread (process CPU time, so 
 the machine matters less), and onnxruntime's own profile of each variant by operator type (where
 the time goes: why int8 does not pay here). The same int8 quantization of the detector (YuNet,
 calibrated on astronaut heads pasted at random sizes and places on plain 640x480 frames) is timed
-on a 1280x736 frame (a 1280x720 image at scale 1, padded to multiples of 32 as the detector does). Prints one line per variant and writes them to
+on a 1280x736 frame (a 1280x720 image at scale 1, padded to multiples of 32 as the detector
+does). Prints one line per variant and writes them to
 build/facen-variants.txt, which bench/report.py quotes in docs/performance.md.
 """
 
