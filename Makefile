@@ -52,6 +52,7 @@ $(VENV)/.installed: $(REQUIREMENTS) setup.cfg
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
+	$(VENV)/bin/python -m pip uninstall --quiet --yes openvino-telemetry  # see requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 

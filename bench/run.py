@@ -66,6 +66,7 @@ CASES = [
 CLIENTS = (1, 4, 16)
 # This checkout again with the opt-in cheaper facen, on the cases where the facen dominates.
 OPTION = report.OPTION
+FLOAT32 = report.FLOAT32
 OPTION_CASES = (report.HEADLINE, report.SIX)
 IMAGE_API_PATH = "/face-detector-template-extractor/v2/process/image"
 
@@ -178,9 +179,9 @@ def summary(run):
 
 
 def facen_model(banner):
-    """The facen a daemon serves, from its GET / banner: name and version (older daemons: the model)."""
+    """The facen a daemon serves, from its GET / banner: name, version and precision (older daemons: the model)."""
     if "facen" in banner:
-        return f"{banner['facen']['model']} {banner['facen']['version']}"
+        return f"{banner['facen']['model']} {banner['facen']['version']} {banner['facen'].get('precision', 'float32')}"
     return banner.get("models", {}).get("facen")
 
 
@@ -333,7 +334,9 @@ def main():
     parser.add_argument("--before", help="git ref or checkout directory to compare with (e.g. main)")
     parser.add_argument("--no-peer", action="store_true", help="skip face_recognition")
     parser.add_argument(
-        "--no-option", action="store_true", help="skip this checkout with [facen] model = mobilefacenet"
+        "--no-option",
+        action="store_true",
+        help="skip this checkout with [facen] model = mobilefacenet and with [facen] precision = float32",
     )
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
@@ -368,6 +371,8 @@ def main():
         checkouts = {label: Checkout(label, code, bundle, tmp) for label, (code, bundle) in versions.items()}
         if not args.no_option:  # this checkout with the cheaper opt-in facen, on the facen-heavy cases
             checkouts[OPTION] = Checkout(OPTION, None, None, tmp, OPTION_CASES, facen={"model": "mobilefacenet"})
+            # ... and with the facen in float32 (onnxruntime), what `precision = auto` does without bfloat16 units
+            checkouts[FLOAT32] = Checkout(FLOAT32, None, None, tmp, OPTION_CASES, facen={"precision": "float32"})
         try:
             sets = image_sets(tmp, args.photos, checkouts["after"].daemon)
             for r in range(args.rounds):

@@ -108,7 +108,8 @@ class Models:
     `age`, `emotions` and `facen` are the [age], [emotions] and [facen] `model` settings
     (config.spec lists the values); an option's extra network is loaded only when it is set.
     The fused facen is SFace with dlib's ResNet, mobilefacenet replaces SFace; `facen_version` is
-    the configured facen's manifest version.
+    the configured facen's manifest version. `facen_precision` (float32 or bfloat16, resolved
+    from [facen] precision by models/bf16.py) is the precision its network runs in.
     """
 
     def __init__(
@@ -118,22 +119,23 @@ class Models:
         age: str = "cydral",
         emotions: str = "mini-xception",
         facen: str = "sface",
+        facen_precision: str = "float32",
     ):
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
         self.legacy = LegacyDetector(self.landmarks)
         self.facen_name = facen
         self.facen_version = str(runtime.bundle.facen(facen)["version"])
+        self.facen_precision = facen_precision
         self.facen: FacenExtractor | fused_facen.FusedFacen
         if facen == mobilefacenet.NAME:
-            self.facen = mobilefacenet.MobileFaceNet(runtime)  # SFace is not loaded
+            self.facen = mobilefacenet.MobileFaceNet(runtime, facen_precision)  # SFace is not loaded
         elif facen == fused_facen.NAME:
             dlib = DlibFacen(runtime.bundle, copies=workers)
-            self.facen = fused_facen.FusedFacen(
-                runtime.bundle, {"facen": FacenExtractor(runtime).extract, "facen_dlib": dlib.extract}
-            )
+            sface = FacenExtractor(runtime, precision=facen_precision)
+            self.facen = fused_facen.FusedFacen(runtime.bundle, {"facen": sface.extract, "facen_dlib": dlib.extract})
         else:
-            self.facen = FacenExtractor(runtime)
+            self.facen = FacenExtractor(runtime, precision=facen_precision)
         cydral = AgeEstimator(runtime)
         self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
         self.gender = GenderClassifier(runtime)
@@ -239,6 +241,7 @@ class Pipeline:
             "version": self.models.facen_version,
             "dimension": self.facen_dimension,
             "same_person_threshold": self.thresholds.same_person,
+            "precision": self.models.facen_precision,
         }
 
     # ---------------------------------------------------------------- detectors

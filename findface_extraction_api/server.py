@@ -26,7 +26,7 @@ from .api.handler import NotFoundHandler
 from .api.ops import HealthHandler, MetricsHandler, ReadyHandler
 from .api.service import RequestLimits
 from .config import Settings
-from .models import liveness
+from .models import bf16, liveness
 from .models.runtime import Bundle, Runtime, cpu_count
 from .pipeline import Models, Options, Pipeline, Thresholds
 from .sources import decode
@@ -63,6 +63,7 @@ RESTART_KEYS = {
     "limits.body_timeout",
     "fetch.max_concurrent",
     "facen.model",
+    "facen.precision",
     "demo.enabled",  # the routes are built once
 }
 
@@ -84,12 +85,15 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
+        precision, why = bf16.resolve(settings.facen_precision)
+        log.info("facen: %s inference (%s)", precision, why)
         models = Models(
-            Runtime(self.bundle, self.threads),
+            Runtime(self.bundle, self.threads, self.instances),
             workers=self.instances,
             age=settings.age_model,
             emotions=settings.emotions_model,
             facen=settings.facen_model,
+            facen_precision=precision,
         )
         self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
@@ -202,6 +206,7 @@ def versions() -> dict[str, str]:
         "opencv": cv2.__version__,
         "pillow": PIL.__version__,
         "tornado": tornado.version,
+        "openvino": bf16.version(),
     }
 
 

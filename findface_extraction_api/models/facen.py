@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import imaging, normalize
+from . import bf16
 from .runtime import Runtime
 
 KEY = "facen"
@@ -30,10 +31,18 @@ def chip(normalized: np.ndarray) -> np.ndarray:
 
 
 class FacenExtractor:
-    """An embedder that reads the ArcFace chip as RGB 0..255 (SFace; `key` names another such model)."""
+    """An embedder that reads the ArcFace chip as RGB 0..255 (SFace; `key` names another such model),
+    in float32 (onnxruntime) or bfloat16 (OpenVINO, models/bf16.py: `precision` is resolved)."""
 
-    def __init__(self, runtime: Runtime, key: str = KEY, same_person_threshold: float = SAME_PERSON_THRESHOLD):
-        self.model = runtime.load(key)
+    def __init__(
+        self,
+        runtime: Runtime,
+        key: str = KEY,
+        same_person_threshold: float = SAME_PERSON_THRESHOLD,
+        precision: str = "float32",
+    ):
+        self.model = bf16.load(runtime, key) if precision == "bfloat16" else runtime.load(key)
+        self.precision = precision
         self.dimension = int(runtime.bundle.field(key, "output", "shape")[1])
         self.same_person_threshold = same_person_threshold
 

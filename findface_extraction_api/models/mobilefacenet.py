@@ -26,5 +26,5 @@ SAME_PERSON_THRESHOLD = 0.395
 class MobileFaceNet(FacenExtractor):
     """MobileFaceNet on the ArcFace chip of normalized faces; L2-normalised 192-d vectors."""
 
-    def __init__(self, runtime: Runtime):
-        super().__init__(runtime, KEY, SAME_PERSON_THRESHOLD)
+    def __init__(self, runtime: Runtime, precision: str = "float32"):
+        super().__init__(runtime, KEY, SAME_PERSON_THRESHOLD, precision)

@@ -117,10 +117,12 @@ class OnnxModel:
 
 
 class Runtime:
-    """Loads bundle models as onnxruntime CPU sessions with `threads` intra-op threads each."""
+    """Loads bundle models as onnxruntime CPU sessions with `threads` intra-op threads each;
+    `instances` workers may run them at once (a session serves them all; models/bf16.py's
+    compiled models serve one caller at a time, so it compiles one per worker)."""
 
-    def __init__(self, bundle: Bundle, threads: int):
-        self.bundle, self.threads = bundle, threads
+    def __init__(self, bundle: Bundle, threads: int, instances: int = 1):
+        self.bundle, self.threads, self.instances = bundle, threads, instances
 
     def load(
         self,

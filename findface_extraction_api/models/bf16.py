@@ -1,0 +1,118 @@
+"""bfloat16 inference through OpenVINO, for the facen on CPUs with bfloat16 matrix units.
+
+onnxruntime has no bfloat16 path on x86 CPUs. OpenVINO runs the same ONNX graph in bfloat16 on
+CPUs that have AMX or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later): SFace
+then costs about a third of onnxruntime's float32 CPU time per face (docs/performance.md), and its
+vectors stay comparable with float32 ones (cosine to float32 at least 0.999 on LFW chips:
+tests/test_facen_bf16.py), so galleries enrolled before need no re-enrolling. `[facen] precision
+= auto` uses it where the CPU has such units; elsewhere, and with `float32`, onnxruntime runs the
+facen as before.
+
+Each concurrent caller gets its own compiled model: one compiled model shared by two threads
+does not run them in parallel. `copies` are compiled at load (one per worker), more only if
+more threads call at once.
+"""
+
+import queue
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from .runtime import BUILD_HINT, Bundle, BundleError, Runtime
+
+
+def _openvino() -> Any:
+    """The openvino module, or None when it is not installed (it is optional at run time)."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    return openvino
+
+
+def version() -> str:
+    """OpenVINO's version, or "none" when it is not installed."""
+    openvino = _openvino()
+    return openvino.__version__.split("-")[0] if openvino else "none"
+
+
+def available() -> str | None:
+    """None when bfloat16 inference is available here, else why not (for the log and config errors)."""
+    openvino = _openvino()
+    if openvino is None:
+        return "OpenVINO is not installed"
+    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return "this CPU has no bfloat16 matrix units (AMX or AVX512-BF16)"
+    return None
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")  # [facen] precision
+
+
+def resolve(setting: str) -> tuple[str, str]:
+    """(precision, why) for `[facen] precision`: auto is bfloat16 where this CPU and this install
+    allow it, else float32 with why not; bfloat16 where they do not is an error."""
+    why_not = available() if setting != "float32" else "configured"
+    if setting == "bfloat16" and why_not:
+        raise BundleError(f"[facen] precision = bfloat16, but {why_not}: set precision to auto or float32")
+    return ("float32", why_not) if why_not else ("bfloat16", "OpenVINO, bfloat16 matrix units")
+
+
+class Bf16Model:
+    """A bundle model compiled by OpenVINO with bfloat16 inference; `run` as runtime.OnnxModel's."""
+
+    def __init__(self, bundle: Bundle, key: str, threads: int, copies: int):
+        openvino = _openvino()
+        path = bundle.path(key)
+        self.key, self.input_name = key, bundle.field(key, "input", "name")
+        promised = bundle.field(key, "output", "name")
+        self.output_names = promised if isinstance(promised, list) else [promised]
+        self.core = openvino.Core()
+        try:
+            model = self.core.read_model(path)
+            model.reshape({self.input_name: [-1, *model.input(self.input_name).get_partial_shape()[1:]]})
+        except RuntimeError as e:
+            raise BundleError(f"model file {path} cannot be loaded by OpenVINO ({e}); {BUILD_HINT}") from None
+        names = {name for output in model.outputs for name in output.get_names()}
+        if not set(self.output_names) <= names:
+            raise BundleError(
+                f"model file {path} has outputs {sorted(names)}, but manifest.json promises "
+                f"{self.output_names}; {BUILD_HINT}"
+            )
+        self.model = model
+        self.config = {
+            "INFERENCE_PRECISION_HINT": "bf16",
+            "INFERENCE_NUM_THREADS": threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,  # the worker threads and the event loop share the CPUs
+        }
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(max(1, copies)):
+            self.free.put(self.compile())
+
+    def compile(self) -> Any:
+        """One compiled copy of the model and its infer request."""
+        return self.core.compile_model(self.model, "CPU", self.config).create_infer_request()
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        """All outputs, in the manifest's order, for one input batch (float32 arrays of their own)."""
+        try:
+            request = self.free.get_nowait()
+        except queue.Empty:
+            request = self.compile()
+        try:
+            request.infer({self.input_name: blob})
+            return [np.array(request.get_tensor(name).data, np.float32) for name in self.output_names]
+        finally:
+            self.free.put(request)
+
+
+def load(runtime: Runtime, key: str) -> Bf16Model:
+    """Model `key` of the runtime's bundle for bfloat16 inference, one compiled copy per worker."""
+    started = time.perf_counter()
+    model = Bf16Model(runtime.bundle, key, runtime.threads, runtime.instances)
+    metrics.MODEL_LOAD_SECONDS.labels(key).set(time.perf_counter() - started)
+    return model
