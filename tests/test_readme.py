@@ -52,8 +52,10 @@ def matches(printed, actual, where: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_the_readme_examples_print_what_the_daemon_answers(api, index):
+def test_the_readme_examples_print_what_the_daemon_answers(daemons, index):
+    """The facen bytes printed are float32's (the README says so): a daemon with that precision."""
     request, printed = examples()[index]
+    api = daemons("facen-float32", facen={"precision": "float32"}).client
     status, answer = api.post_multipart(request, {"sample": sample_jpg()})
     assert status == 200
     differences = matches(printed, answer)
