@@ -14,7 +14,7 @@ import dlib
 import numpy as np
 import pytest
 
-from findface_extraction_api.models import dlib_facen
+from findface_extraction_api.models import bf16, dlib_facen
 from findface_extraction_api.pipeline import SAME_PERSON
 from findface_extraction_api.testing import BUNDLE, ROOT, astronaut, facen, jpeg
 
@@ -64,12 +64,14 @@ def test_get_root_names_the_facen_its_version_length_and_threshold(api, fused):
         "version": facens["sface"]["version"],
         "dimension": 128,
         "same_person_threshold": SAME_PERSON["sface"],
+        "precision": bf16.resolve("auto")[0],  # what [facen] precision = auto gives on this CPU
     }
     assert mixed == {
         "model": FUSED,
         "version": facens[FUSED]["version"],
         "dimension": 256,
         "same_person_threshold": SAME_PERSON[FUSED],
+        "precision": bf16.resolve("auto")[0],  # what [facen] precision = auto gives on this CPU
     }
     assert default["version"] != mixed["version"]
     assert "facen_dlib" in banner(fused)["models"]

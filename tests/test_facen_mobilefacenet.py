@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pytest
 import skimage.data
 
+from findface_extraction_api.models import bf16, mobilefacenet
 from findface_extraction_api.models import facen as sface
-from findface_extraction_api.models import mobilefacenet
 from findface_extraction_api.pipeline import SAME_PERSON
 from findface_extraction_api.testing import BUNDLE, ROOT, astronaut, facen, jpeg, png
 
@@ -79,12 +79,14 @@ def test_get_root_names_mobilefacenet_and_the_default_stays_sface(api, mfn):
         "version": facens[MFN]["version"],
         "dimension": 192,
         "same_person_threshold": SAME_PERSON[MFN],
+        "precision": bf16.resolve("auto")[0],  # what [facen] precision = auto gives on this CPU
     }
     assert banner(api)["facen"] == {
         "model": "sface",
         "version": facens["sface"]["version"],
         "dimension": 128,
         "same_person_threshold": sface.SAME_PERSON_THRESHOLD,
+        "precision": bf16.resolve("auto")[0],  # what [facen] precision = auto gives on this CPU
     }
     assert facens[MFN]["version"] != facens["sface"]["version"]
     assert facens[MFN]["weights"] == {mobilefacenet.KEY: 1.0}
