@@ -13,6 +13,7 @@ does not run them in parallel. `copies` are compiled at load (one per worker), m
 more threads call at once.
 """
 
+import importlib.metadata
 import queue
 import time
 from typing import Any
@@ -33,9 +34,11 @@ def _openvino() -> Any:
 
 
 def version() -> str:
-    """OpenVINO's version, or "none" when it is not installed."""
-    openvino = _openvino()
-    return openvino.__version__.split("-")[0] if openvino else "none"
+    """OpenVINO's version, or "none" when it is not installed (read without importing it)."""
+    try:
+        return importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
 
 
 def available() -> str | None:
@@ -46,9 +49,6 @@ def available() -> str | None:
     if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return "this CPU has no bfloat16 matrix units (AMX or AVX512-BF16)"
     return None
-
-
-PRECISIONS = ("auto", "float32", "bfloat16")  # [facen] precision
 
 
 def resolve(setting: str) -> tuple[str, str]:
