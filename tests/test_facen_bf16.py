@@ -111,3 +111,23 @@ def test_openvino_usage_statistics_are_not_installed():
     code = "import sys, findface_extraction_api.models.bf16 as b; b.available(); print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "openvino_telemetry" not in loaded
+
+
+@needs_bf16
+def test_where_the_process_may_not_make_executable_memory_auto_runs_float32():
+    """systemd's MemoryDenyWriteExecute=yes (the shipped unit) forbids the kernels OpenVINO
+    generates; Linux's PR_SET_MDWE is the same rule for one process. auto then says why and runs
+    float32, and bfloat16 refuses to start with that reason."""
+    code = (
+        "import ctypes, sys; from findface_extraction_api.models import bf16\n"
+        "assert ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) == 0  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN\n"
+        "print(bf16.resolve('auto'))\n"
+        "try:\n    bf16.resolve('bfloat16')\nexcept bf16.BundleError as e:\n    print(e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if "AssertionError" in run.stderr:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    assert run.returncode == 0, run.stderr
+    auto, refusal = run.stdout.splitlines()
+    assert auto.startswith("('float32', ") and "MemoryDenyWriteExecute" in auto
+    assert refusal.startswith("[facen] precision = bfloat16, but OpenVINO cannot make executable memory")

@@ -8,6 +8,10 @@ tests/test_facen_bf16.py), so galleries enrolled before need no re-enrolling. `[
 = auto` uses it where the CPU has such units; elsewhere, and with `float32`, onnxruntime runs the
 facen as before.
 
+OpenVINO generates its kernels for the CPU at run time, so it needs memory it can write and then
+execute; where the process may not (the shipped systemd unit's MemoryDenyWriteExecute=yes),
+`auto` says so in the log and runs float32.
+
 Each concurrent caller gets its own compiled model: one compiled model shared by two threads
 does not run them in parallel. `copies` are compiled at load (one per worker), more only if
 more threads call at once.
@@ -46,8 +50,17 @@ def available() -> str | None:
     openvino = _openvino()
     if openvino is None:
         return "OpenVINO is not installed"
-    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+    core = openvino.Core()
+    if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return "this CPU has no bfloat16 matrix units (AMX or AVX512-BF16)"
+    try:  # OpenVINO generates its kernels at run time: a sandbox that forbids that stops it
+        x = openvino.opset13.parameter([1], openvino.Type.f32)
+        core.compile_model(openvino.Model([openvino.opset13.relu(x)], [x]), "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+    except RuntimeError:
+        return (
+            "OpenVINO cannot make executable memory for the kernels it generates here (systemd's "
+            "MemoryDenyWriteExecute=yes, as the shipped unit sets: docs/install.md says how to allow it)"
+        )
     return None
 
 
