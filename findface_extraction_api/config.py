@@ -50,10 +50,12 @@ class Settings:
     envelope_pixels: int = 200_000_000
     max_objects: int = 100
     max_faces: int = 100
+    envelope_normalized: int = 64 * 1024 * 1024
     max_body_size: int = 100 * 1024 * 1024
     buffered_bodies: int = 256 * 1024 * 1024
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    send_timeout: float = 60.0
     allow_cors: tuple[str, ...] = ()  # origins allowed to call from a browser; ("*",) = any
     log_level: str = "info"
     access_log: bool = True
@@ -111,10 +113,12 @@ KEYS = {
     "envelope_pixels": ("limits", "envelope_pixels"),
     "max_objects": ("limits", "max_objects"),
     "max_faces": ("limits", "max_faces"),
+    "envelope_normalized": ("limits", "envelope_normalized"),
     "max_body_size": ("limits", "max_body_size"),
     "buffered_bodies": ("limits", "buffered_bodies"),
     "header_timeout": ("limits", "header_timeout"),
     "body_timeout": ("limits", "body_timeout"),
+    "send_timeout": ("limits", "send_timeout"),
     "log_level": ("log", "level"),
     "access_log": ("log", "access_log"),
     "metrics_enabled": ("metrics", "enabled"),

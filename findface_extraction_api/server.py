@@ -61,6 +61,7 @@ RESTART_KEYS = {
     "metrics.listen",
     "limits.header_timeout",
     "limits.body_timeout",
+    "limits.send_timeout",
     "fetch.max_concurrent",
     "facen.model",
     "demo.enabled",  # the routes are built once
@@ -116,7 +117,9 @@ class Service:
         )
         self.fetcher.policy = fetch_policy(settings)
         self.budget = decode.Budget(settings.max_dimension, settings.max_pixels)
-        self.limits = RequestLimits(settings.envelope_pixels, settings.max_objects, self.instances)
+        self.limits = RequestLimits(
+            settings.envelope_pixels, settings.max_objects, self.instances, settings.envelope_normalized
+        )
         self.cors_origins = settings.allow_cors
         return [key for key in changed if key in RESTART_KEYS]
 

@@ -162,6 +162,8 @@ def limited(tmp_path_factory):
             "buffered_bodies": 3_000_000,
             "header_timeout": 1,
             "body_timeout": 2,
+            "send_timeout": 1,
+            "envelope_normalized": 12_000_000,  # three mosaic(384, 64) answers' crops (3.5 MB each), not four
         },
     )
     yield daemon
@@ -759,3 +761,88 @@ def test_fetch_failures_at_the_http_layer_say_what_happened(daemons, path, words
         assert daemon.output().count("Traceback") == tracebacks
     finally:
         server.shutdown()
+
+
+# ---------------------------------------------------------------- third round (red team)
+
+
+def test_a_body_of_many_small_values_is_refused_before_it_is_parsed(api):
+    """Was: 9 MB of `{},` parsed into ~1 GB and held the event loop 3.8 s (GET /health waited),
+    30 MB took 1.5 GB and 13 s, before "at most 100 requests" (FindFace) or a 422 on the first
+    object (Image API): the parse and the depth walk cost ~50 times the body."""
+    many = b"{}," * 3_000_000
+    started = time.monotonic()
+    status, _, body = api.request("POST", "/", b'{"requests": [' + many + b"{}]}", {"Content-Type": "application/json"})
+    answer = json.loads(body)
+    assert status == 400 and answer["code"] == "MALFORMED_JSON" and "more than 100000" in answer["desc"], answer
+    status, _, body = api.request(
+        "POST",
+        "/age-estimator/v2/process/sample",
+        b'{"objects": [' + many + b"{}]}",
+        {"Content-Type": "application/json"},
+    )
+    assert status == 422 and "more than 100000" in json.loads(body)["detail"][0]["msg"], body[:300]
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.unit
+def test_the_value_bound_leaves_room_for_the_largest_real_documents():
+    """An Image API sample of 100 fitted faces through every estimator counts ~24,000 (measured)."""
+    from findface_extraction_api.api import json_input
+
+    point = {"proj": [0.123456, 0.654321]}
+    face = {"id": 0, "class": "face", "bbox": [0.1, 0.2, 0.3, 0.4], "keypoints": {"points": [point] * 21}}
+    face |= {f"p{i}": point for i in range(21)} | {"emotions": [{"confidence": 0.1, "emotion": "HAPPY"}] * 7}
+    sample = json.dumps({"objects": [face] * 100, "_image": {"blob": "QUJD" * 1_000_000, "format": "IMAGE"}})
+    assert 20_000 < json_input.values_bound(sample) < json_input.MAX_VALUES / 2
+    assert len(json_input.loads(sample)["objects"]) == 100
+    started = time.monotonic()
+    with pytest.raises(json_input.BadJson, match="more than 100000"):
+        json_input.loads(b"[" + b"[]," * 30_000_000 + b"[]]")  # 90 MB: was 11 s of parsing
+    assert time.monotonic() - started < 1
+
+
+def test_normalized_crops_are_bounded_per_envelope(limited):
+    """Was: one 0.49 MB mosaic referenced by 100 requests with need_normalized made a ~1 GB answer
+    (20 requests: 195 MB of answer and +580 MB of daemon RSS), for ~40 s of CPU."""
+    crowd = {"image": "multipart:photo", "need_normalized": True}
+    body, content_type = envelope(
+        [crowd, crowd, {"image": "multipart:photo"}, crowd, crowd], {"photo": mosaic(384, 64)}
+    )
+    status, _, answer = post_raw(limited.port, "/", body, content_type)
+    assert status == 200
+    responses = answer["responses"]
+    crops = [r for r in responses if "faces" in r and "normalized" in r["faces"][0]]
+    assert len(crops) == 3 and len(responses[2]["faces"]) == 36, [r.get("error") for r in responses]
+    refused = [r["error"] for r in responses if "error" in r]
+    assert len(refused) == 1
+    assert all(e["param"] == "need_normalized" and "envelope_normalized" in e["desc"] for e in refused), refused
+
+
+def test_a_client_that_stops_reading_is_disconnected_and_its_answer_freed(limited):
+    """Was: no timeout on writing; a client that sent a request and never read the answer (or read
+    a byte now and then) kept the connection and the answer's memory for ever (four such clients
+    held 195 MB for 72 s and counting)."""
+    body, content_type = envelope([{"image": "multipart:photo", "need_normalized": True}], {"photo": mosaic(768, 64)})
+    request = (
+        f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", limited.port))
+        sock.sendall(request)
+        time.sleep(4)  # the answer (9.7 MB) is ready in ~1 s; send_timeout is 1 s
+        sock.settimeout(5)
+        received, ended = 0, False
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+            ended = True
+        except ConnectionResetError:
+            ended = True
+        except TimeoutError:
+            pass
+    assert ended and received < 9_000_000, (ended, received)
+    log = limited.output()
+    assert "took none of its answer" in log and "Traceback" not in log
+    assert post_raw(limited.port, "/", *envelope([GOOD], {"photo": jpeg(astronaut())}))[2]["responses"][0]["faces"]

@@ -24,6 +24,7 @@ class RequestLimits:
     envelope_pixels: int = 200_000_000  # all images of one FindFace envelope together
     max_objects: int = 100  # face objects of one Image API sample
     concurrency: int = 2  # requests of one envelope in the worker pool at once (= the workers)
+    envelope_normalized: int = 64 * 1024 * 1024  # bytes of `normalized` crops one envelope may answer
 
 
 class Service(Protocol):

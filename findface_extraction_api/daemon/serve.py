@@ -51,6 +51,7 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
         max_header_size=MAX_HEADER_SIZE,
         idle_connection_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
+        send_timeout=settings.send_timeout,
     )
     server.listen(settings.listen_port, settings.listen_host or None)
     log.info("listening on %s:%d", settings.listen_host or "*", settings.listen_port)
