@@ -861,3 +861,69 @@ def test_a_crowd_photo_does_not_leave_the_model_arenas_large(limited):
     time.sleep(6)
     grown = rss_kib(pid) / 1024 - idle
     assert grown < 250, f"RSS {grown:.0f} MB above its idle level after one 64-face photo"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        # were AttributeError inside configobj's validate: a traceback at start, and a SIGHUP that
+        # logged a traceback and never sent READY=1 after RELOADING=1 (systemctl reload hung)
+        ("[listen]\nhost = 127.0.0.1\n", "'listen' is a key, not a section"),
+        ("[limits]\n[[max_faces]]\nx = 1\n", "'limits.max_faces' is a key, not a section"),
+        # were accepted: NaN passes validate's min and max (every comparison with it is false)
+        ("[liveness]\nthreshold = nan\n", "'liveness.threshold': nan is not a number"),  # every face FAKE
+        ("[limits]\nsend_timeout = nan\n", "'limits.send_timeout': nan is not a number"),
+        ("[fetch]\ntimeout = NaN\n", "'fetch.timeout': nan is not a number"),
+    ],
+)
+def test_config_shapes_and_nan_are_config_errors(tmp_path, text, words):
+    path = tmp_path / "c.ini"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError, match=words):
+        config.load(str(path))
+
+
+def test_reloads_under_load_never_fail_a_request_and_log_no_traceback(tmp_path):
+    """SIGHUP 24 times while two clients post: broken, half-written, NaN and section-for-key files
+    are refused with one line each, a limit change takes effect, no request is lost or failed."""
+    import signal
+
+    daemon = Daemon(tmp_path, limits={"max_faces": 100})
+    good = open(daemon.config).read()
+    photo, crowd = jpeg(astronaut()), mosaic(384, 64)
+    outcomes: list[Any] = []
+    stop = threading.Event()
+
+    def client(image: bytes) -> None:
+        while not stop.is_set():
+            try:
+                status, body = daemon.client.post_multipart({"requests": [GOOD]}, {"photo": image})
+                outcomes.append((status, len(body["responses"][0].get("faces", []))))
+            except Exception as e:  # a dropped connection or a non-JSON answer
+                outcomes.append(repr(e))
+
+    broken = [good + "[limits\n", good[: len(good) // 2] + "[nnd]\nmin_face", good + "[liveness]\nthreshold = nan\n"]
+    broken.append(good.replace("[limits]", "[listen]\nx = 1\n[limits]"))
+    threads = [threading.Thread(target=client, args=(image,)) for image in (photo, crowd)]
+    try:
+        for thread in threads:
+            thread.start()
+        for round_ in range(6):
+            for text in broken if round_ < 5 else broken[:3] + [good.replace("max_faces = 100", "max_faces = 3")]:
+                with open(daemon.config + ".new", "w") as f:
+                    f.write(text)
+                os.replace(daemon.config + ".new", daemon.config)
+                daemon.process.send_signal(signal.SIGHUP)
+                time.sleep(0.2)
+        time.sleep(1)
+        assert len(daemon.client.extract(crowd)["faces"]) == 3  # the last reload's max_faces
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        log = daemon.output()
+        daemon.stop()
+    assert outcomes and all(isinstance(o, tuple) and o[0] == 200 and o[1] >= 1 for o in outcomes), outcomes[:5]
+    assert "Traceback" not in log and log.count("reload failed") == 23, log[-3000:]
+    assert log.count("configuration reloaded") == 1

@@ -83,7 +83,8 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
             if restart:
                 log.warning("these changed keys take effect only after a restart: %s", ", ".join(restart))
             logs.apply(new.log_level, new.access_log)  # last, so the lines above follow the old level
-        systemd.notify(f"READY=1\nSTATUS={status(settings)}")
+        finally:  # systemd waits for it after RELOADING=1, whatever happened
+            systemd.notify(f"READY=1\nSTATUS={status(settings)}")
 
     loop = asyncio.get_running_loop()
     stopper = asyncio.ensure_future(drain.until_signalled(server, in_flight, DRAIN_TIMEOUT, stopping))
