@@ -25,7 +25,7 @@ from .errors import (
     ApiError,
     bad_param,
 )
-from .handler import JsonHandler
+from .handler import CLIENT_GONE, ClientGone, JsonHandler
 from .service import RequestLimits, Service
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ class ExtractionHandler(JsonHandler):
             return
         calls = Envelope(self.service.limits)
         responses = await asyncio.gather(*(self.respond(raw, parts, calls) for raw in envelope))
+        if self.gone:
+            self.outcome = CLIENT_GONE
+            return
         for response in responses:
             metrics.IMAGES.labels("extraction", response["error"]["code"] if "error" in response else "ok").inc()
         self.outcome = "ok"
@@ -79,6 +82,7 @@ class ExtractionHandler(JsonHandler):
         try:
             options, image_ref = parse_request(raw)
             self.service.pipeline.check(options)
+            self.check_client()
             async with envelope.fetch_slots:
                 data = await self.image_bytes(image_ref, parts)
             try:
@@ -95,6 +99,8 @@ class ExtractionHandler(JsonHandler):
             if options.crop:
                 envelope.spend_normalized(sum(len(face.get("normalized", "")) for face in faces))
             return {"faces": faces}
+        except ClientGone:
+            return {"error": {"code": "CLIENT_GONE", "desc": "the client closed the connection"}}  # never sent
         except pipeline.Unsupported as e:  # e.g. need_liveness without the liveness pack
             return {"error": bad_param(PARAMS.get(e.option, e.option), str(e)).to_json()}
         except SourceError as e:
@@ -120,6 +126,7 @@ class ExtractionHandler(JsonHandler):
 
     def process(self, data: bytes, options: pipeline.Options) -> list[dict[str, Any]]:
         """Worker-thread part of one request: decode, run the pipeline, render the faces."""
+        self.check_client()  # it may have hung up while this waited for a worker
         image = self.service.decode(data)
         quality_scores = self.service.pipeline.quality_scores
         return [render_face(face, options, quality_scores) for face in self.service.pipeline.extract(image, options)]
