@@ -936,11 +936,9 @@ def test_the_work_of_a_client_that_hung_up_is_skipped(api, daemons):
     daemon = daemons("main")
     flags = {f"need_{name}": True for name in ("facen", "gender", "age", "emotions")}
     body, content_type = envelope([{**GOOD, **flags}] * 40, {"photo": mosaic(512, 64)})
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", daemon.port)) as sock:
-        sock.sendall(
-            f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+        sock.sendall(head.encode() + body)
         time.sleep(1)  # its first requests are in the workers
     time.sleep(3)  # those finish; nothing else of it starts
     before = cpu_seconds(daemon.process.pid)
