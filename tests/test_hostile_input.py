@@ -165,6 +165,7 @@ def limited(tmp_path_factory):
             "send_timeout": 1,
             "envelope_normalized": 12_000_000,  # three mosaic(384, 64) answers' crops (3.5 MB each), not four
         },
+        metrics={"listen": f"127.0.0.1:{free_port()}"},
     )
     yield daemon
     daemon.stop()
@@ -282,7 +283,11 @@ def test_slow_clients_are_disconnected_by_the_header_and_body_timeouts(limited):
     slow_headers.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
     slow_body = socket.create_connection(("127.0.0.1", limited.port))
     slow_body.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-    for sock in (slow_headers, slow_body):
+    # the metrics' own address too (was: a plain HTTPServer, Tornado's 3600 s idle timeout)
+    metrics_port = int(open(limited.config).read().split("[metrics]\nlisten = ")[1].split()[0].rsplit(":", 1)[1])
+    slow_metrics = socket.create_connection(("127.0.0.1", metrics_port))
+    slow_metrics.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    for sock in (slow_headers, slow_body, slow_metrics):
         sock.settimeout(6)
         try:
             assert sock.recv(1024) == b"", "the server answered a request it never fully got"
