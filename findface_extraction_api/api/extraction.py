@@ -95,7 +95,7 @@ class ExtractionHandler(JsonHandler):
             async with envelope.work_slots:
                 if options.crop:
                     envelope.check_normalized()  # the envelope's earlier requests may have spent it meanwhile
-                faces = await self.service.run(self.process, data, options)
+                faces = await self.service.run(self.process, data, options, client=self.client)
             if options.crop:
                 envelope.spend_normalized(sum(len(face.get("normalized", "")) for face in faces))
             return {"faces": faces}

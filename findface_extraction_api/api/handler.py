@@ -109,6 +109,11 @@ class JsonHandler(AccountedHandler):
         self.gone = True
         super().on_connection_close()
 
+    @property
+    def client(self) -> str:
+        """Who the inference pool takes turns between: the peer's address."""
+        return self.request.remote_ip or ""
+
     def check_client(self) -> None:
         """ClientGone if the client has hung up (safe from a worker thread: it only reads a flag)."""
         if self.gone:

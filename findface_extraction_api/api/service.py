@@ -40,8 +40,8 @@ class Service(Protocol):
         """An upright BGR image within the configured size budget; sources' errors otherwise."""
         ...
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run CPU-bound work in the inference pool, off the event loop."""
+    async def run(self, function: Callable[..., T], *args: Any, client: str = "") -> T:
+        """Run CPU-bound work in the inference pool, off the event loop, in turn with other clients'."""
         ...
 
     def describe(self) -> dict[str, Any]:

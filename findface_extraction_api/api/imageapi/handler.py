@@ -63,7 +63,7 @@ class ImageApiHandler(JsonHandler):
                 raise ImageApiError(
                     501, [{"loc": ["path", "service"], "msg": str(e), "type": "model_not_installed"}]
                 ) from None
-            self.write(await self.service.run(self.process, service, version, body, data))
+            self.write(await self.service.run(self.process, service, version, body, data, client=self.client))
         except ImageApiError as e:
             self.outcome = str(e.status)
             self.set_status(e.status)
