@@ -51,10 +51,12 @@ class Settings:
     envelope_pixels: int = 200_000_000
     max_objects: int = 100
     max_faces: int = 100
+    envelope_normalized: int = 64 * 1024 * 1024
     max_body_size: int = 100 * 1024 * 1024
     buffered_bodies: int = 256 * 1024 * 1024
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    send_timeout: float = 60.0
     allow_cors: tuple[str, ...] = ()  # origins allowed to call from a browser; ("*",) = any
     log_level: str = "info"
     access_log: bool = True
@@ -113,10 +115,12 @@ KEYS = {
     "envelope_pixels": ("limits", "envelope_pixels"),
     "max_objects": ("limits", "max_objects"),
     "max_faces": ("limits", "max_faces"),
+    "envelope_normalized": ("limits", "envelope_normalized"),
     "max_body_size": ("limits", "max_body_size"),
     "buffered_bodies": ("limits", "buffered_bodies"),
     "header_timeout": ("limits", "header_timeout"),
     "body_timeout": ("limits", "body_timeout"),
+    "send_timeout": ("limits", "send_timeout"),
     "log_level": ("log", "level"),
     "access_log": ("log", "access_log"),
     "metrics_enabled": ("metrics", "enabled"),
@@ -212,6 +216,7 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
     except ConfigObjError as e:
         raise ConfigError(_parse_error(path, lines, e)) from None
     _unquote(config)
+    _check_sections(path, config, config.configspec)
     for key, value in (overrides or {}).items():
         config[key] = value
     validator = validate.Validator(
@@ -243,6 +248,10 @@ def load(path: str = DEFAULT_PATH, overrides: dict[str, Any] | None = None) -> S
         raise ConfigError(f"{path}: unknown key '{where}' (known here: {', '.join(known)})")
     host, port = config["listen"]
     values = {field: (config[section] if section else config)[key] for field, (section, key) in KEYS.items()}
+    for field, value in values.items():
+        if isinstance(value, float) and math.isnan(value):  # passes validate's min/max: NaN compares false
+            where = ".".join(filter(None, KEYS[field]))
+            raise ConfigError(f"{path}: key '{where}': nan is not a number; expected a number")
     return Settings(
         listen_host=host,
         listen_port=port,
@@ -263,6 +272,18 @@ _CHECK_WORDS = {
     "cors": "false, true or comma-separated origins like https://example.com",
     "option": "one of the listed values",
 }
+
+
+def _check_sections(path: str, section: Any, spec: Any, where: tuple[str, ...] = ()) -> None:
+    """ConfigError for a [section] where the spec has a key (configobj's validate fails on it with
+    AttributeError: a traceback at start, and a SIGHUP that never finished reloading)."""
+    for key in spec.scalars:
+        if isinstance(section.get(key), dict):
+            name = ".".join((*where, key))
+            raise ConfigError(f"{path}: '{name}' is a key, not a section: write `{key} = value`, not [{key}]")
+    for key in spec.sections:
+        if isinstance(section.get(key), dict):
+            _check_sections(path, section[key], spec[key], (*where, key))
 
 
 def _unquote(section: Any) -> None:

@@ -24,6 +24,7 @@ class RequestLimits:
     envelope_pixels: int = 200_000_000  # all images of one FindFace envelope together
     max_objects: int = 100  # face objects of one Image API sample
     concurrency: int = 2  # requests of one envelope in the worker pool at once (= the workers)
+    envelope_normalized: int = 64 * 1024 * 1024  # bytes of `normalized` crops one envelope may answer
 
 
 class Service(Protocol):
@@ -39,8 +40,8 @@ class Service(Protocol):
         """An upright BGR image within the configured size budget; sources' errors otherwise."""
         ...
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run CPU-bound work in the inference pool, off the event loop."""
+    async def run(self, function: Callable[..., T], *args: Any, client: str = "") -> T:
+        """Run CPU-bound work in the inference pool, off the event loop, in turn with other clients'."""
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -15,6 +15,13 @@ parser's reason, in both protocols' shapes (FindFace `code`/`desc`, Image API `d
 request line may be the broken part, so the route is not known. It closes a connection whose
 request line and headers pass max_header_size (or whose chunk-size line is too long) without a
 word at all; `answer_unsatisfiable_reads` sends a JSON 431 (400 for a chunk line) first.
+
+Tornado has no timeout for writing: a client that sends a request and never reads the answer
+(or reads a byte now and then) kept its connection, and the answer in the daemon's memory, for
+ever (four such clients held 195 MB for as long as they liked). `send_deadline` closes a
+connection whose client has taken no byte of a pending answer for `send_timeout` seconds. A
+client that reads slowly but steadily is not cut: the kernel reports the socket writable only
+once a good part of its send buffer is free, so a byte-a-second reader shows no progress at all.
 """
 
 import errno
@@ -43,7 +50,11 @@ MAX_REASON = 200  # characters of the parser's reason (it may quote the client's
 
 
 class GuardedHTTPServer(HTTPServer):
-    """HTTPServer with the resource-exhaustion-safe accept loop."""
+    """HTTPServer with the resource-exhaustion-safe accept loop, JSON protocol errors and a send timeout."""
+
+    def initialize(self, *args: Any, send_timeout: float | None = None, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self.send_timeout = send_timeout
 
     def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
         for sock in sockets:
@@ -53,6 +64,8 @@ class GuardedHTTPServer(HTTPServer):
     def handle_stream(self, stream: IOStream, address: tuple) -> None:
         json_protocol_errors(stream)
         answer_unsatisfiable_reads(stream)
+        if self.send_timeout:
+            send_deadline(stream, self.send_timeout)
         super().handle_stream(stream, address)
 
 
@@ -66,6 +79,38 @@ def json_protocol_errors(stream: IOStream) -> None:
         return write(data, *args, **kwargs)
 
     stream.write = write_json_400  # type: ignore[method-assign]
+
+
+def send_deadline(stream: IOStream, timeout: float) -> None:
+    """Close `stream` once an answer has waited `timeout` seconds with no byte taken by the client
+    (checked every `timeout` seconds while a write is pending: cut within twice that)."""
+    write = stream.write
+    watch: dict[str, Any] = {"timer": None, "done": 0}
+
+    def written() -> int:
+        return stream._total_write_done_index  # bytes the socket has taken (Tornado keeps no public count)
+
+    def check() -> None:
+        watch["timer"] = None
+        if stream.closed() or not stream.writing():
+            return
+        if written() == watch["done"]:
+            SEND_TIMEOUTS.note(f"{stream._total_write_index - written()} bytes unsent")
+            stream.close()
+            return
+        start()
+
+    def start() -> None:
+        watch["done"] = written()
+        watch["timer"] = stream.io_loop.call_later(timeout, check)
+
+    def write_watched(data: bytes | memoryview, *args: Any, **kwargs: Any) -> Any:
+        future = write(data, *args, **kwargs)
+        if watch["timer"] is None and stream.writing():
+            start()
+        return future
+
+    stream.write = write_watched  # type: ignore[method-assign]
 
 
 def answer_unsatisfiable_reads(stream: IOStream) -> None:
@@ -108,31 +153,35 @@ def malformed_http_answer(
 
 
 class _Throttled:
-    """Counts refusals and logs at most one line per LOG_EVERY_S."""
+    """Counts events and logs at most one line per LOG_EVERY_S: `message` % (detail, count)."""
 
-    def __init__(self) -> None:
-        self.last = 0.0
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.last = -LOG_EVERY_S
         self.count = 0
 
-    def note(self, error: OSError) -> None:
+    def note(self, detail: object) -> None:
         self.count += 1
         now = time.monotonic()
         if now - self.last >= LOG_EVERY_S:
-            log.warning(
-                "cannot accept connections: %s; %d time(s) since the last report; pausing %g s each time "
-                "(raise LimitNOFILE or lower the number of clients)",
-                error.strerror or error,
-                self.count,
-                PAUSE_S,
-            )
+            log.warning(self.message, detail, self.count)
             self.last, self.count = now, 0
+
+
+SEND_TIMEOUTS = _Throttled(
+    "closed a connection whose client took none of its answer for send_timeout seconds ([limits]): %s; "
+    "%d such connection(s) since the last report"
+)
 
 
 def guarded_accept_handler(sock: socket.socket, callback: Callable[[socket.socket, Any], None]) -> Callable[[], None]:
     """Like tornado.netutil.add_accept_handler, pausing instead of spinning when out of descriptors."""
     io_loop = IOLoop.current()
     state = {"removed": False, "paused": False}
-    throttle = _Throttled()
+    throttle = _Throttled(
+        "cannot accept connections: %s; %d time(s) since the last report; pausing "
+        f"{PAUSE_S:g} s each time (raise LimitNOFILE or lower the number of clients)"
+    )
 
     def resume() -> None:
         if not state["removed"] and state["paused"]:
@@ -152,7 +201,7 @@ def guarded_accept_handler(sock: socket.socket, callback: Callable[[socket.socke
             except OSError as e:
                 if e.errno not in OUT_OF_RESOURCES:
                     raise
-                throttle.note(e)
+                throttle.note(e.strerror or e)
                 io_loop.remove_handler(sock)
                 state["paused"] = True
                 io_loop.call_later(PAUSE_S, resume)

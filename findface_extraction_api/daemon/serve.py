@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from tornado import httputil
 from tornado.httpserver import HTTPServer
 
 from .. import metrics
@@ -45,18 +46,12 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
         settings.buffered_bodies,
         discard_limit=4 * settings.max_body_size,
     )
-    server = GuardedHTTPServer(
-        admission,
-        max_body_size=4 * settings.max_body_size,  # Admission answers first, with JSON; this is the backstop
-        max_header_size=MAX_HEADER_SIZE,
-        idle_connection_timeout=settings.header_timeout,
-        body_timeout=settings.body_timeout,
-    )
+    server = guarded_server(admission, settings, 4 * settings.max_body_size)  # Admission answers first: a backstop
     server.listen(settings.listen_port, settings.listen_host or None)
     log.info("listening on %s:%d", settings.listen_host or "*", settings.listen_port)
     metrics_server = None
     if separate_metrics and settings.metrics_listen is not None:
-        metrics_server = HTTPServer(make_metrics_app())
+        metrics_server = guarded_server(make_metrics_app(), settings, 1024)  # was a bare HTTPServer: no timeouts
         metrics_server.listen(settings.metrics_listen[1], settings.metrics_listen[0] or None)
         log.info("metrics on %s:%d/metrics", *settings.metrics_listen)
     in_flight = drain.track(server)
@@ -82,7 +77,8 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
             if restart:
                 log.warning("these changed keys take effect only after a restart: %s", ", ".join(restart))
             logs.apply(new.log_level, new.access_log)  # last, so the lines above follow the old level
-        systemd.notify(f"READY=1\nSTATUS={status(settings)}")
+        finally:  # systemd waits for it after RELOADING=1, whatever happened
+            systemd.notify(f"READY=1\nSTATUS={status(settings)}")
 
     loop = asyncio.get_running_loop()
     stopper = asyncio.ensure_future(drain.until_signalled(server, in_flight, DRAIN_TIMEOUT, stopping))
@@ -109,6 +105,18 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
         service.close()
     log.info("stopped")
     return 0
+
+
+def guarded_server(app: httputil.HTTPServerConnectionDelegate, settings: Settings, max_body_size: int) -> HTTPServer:
+    """An HTTP server with the configured client timeouts and the guarded accept loop."""
+    return GuardedHTTPServer(
+        app,
+        max_body_size=max_body_size,
+        max_header_size=MAX_HEADER_SIZE,
+        idle_connection_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        send_timeout=settings.send_timeout,
+    )
 
 
 def status(settings: Settings) -> str:

@@ -9,7 +9,7 @@ from ... import metrics, pipeline
 from ...face import Face
 from ...sources.errors import DecodeFailed, ImageTooLarge
 from .. import multipart
-from ..handler import JsonHandler
+from ..handler import CLIENT_GONE, ClientGone, JsonHandler
 from ..render import clip_text
 from ..service import Service
 from .samples import IMAGE_KEY, ImageApiError, invalid, parse_sample, pixel_box
@@ -67,11 +67,13 @@ class ImageApiHandler(JsonHandler):
                 raise ImageApiError(
                     501, [{"loc": ["path", "service"], "msg": str(e), "type": "model_not_installed"}]
                 ) from None
-            self.write(await self.service.run(self.process, service, version, body, data))
+            self.write(await self.service.run(self.process, service, version, body, data, client=self.client))
         except ImageApiError as e:
             self.outcome = str(e.status)
             self.set_status(e.status)
             self.write({"detail": e.detail})
+        except ClientGone:
+            self.outcome = CLIENT_GONE
         else:
             self.outcome = "ok"
         metrics.IMAGES.labels("imageapi", self.outcome).inc()
@@ -107,6 +109,7 @@ class ImageApiHandler(JsonHandler):
 
     def process(self, service: ImageService, version: str, body: dict[str, Any], data: bytes) -> dict[str, Any]:
         """Worker-thread part: decode, run the service's pipeline step, merge its answers into the sample."""
+        self.check_client()  # it may have hung up while this waited for a worker
         try:
             image = self.service.decode(data)
         except (DecodeFailed, ImageTooLarge) as e:

@@ -96,12 +96,18 @@ def image_field(value: Any, version: str) -> tuple[str, list[Any]]:
     return value["blob"], ["_image", "blob"]
 
 
+ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"
+
+
 def decode_base64(text: str, loc: list[Any]) -> bytes:
-    """Bytes of a base64 string (whitespace and a data: URL prefix are tolerated)."""
+    """Bytes of a base64 string (ASCII whitespace and a data: URL prefix are tolerated).
+
+    Whitespace goes with bytes.translate: re.sub(r"\\s+") took 0.83 s of the event loop on a 90 MB
+    image (1.5 s with the rest: every client waited), translate takes a few tens of ms."""
     text = re.sub(r"^data:[^,]*;base64,", "", text.strip())
     try:
-        data = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
-    except (binascii.Error, ValueError):
+        data = base64.b64decode(text.encode("ascii").translate(None, ASCII_WHITESPACE), validate=True)
+    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError: base64 is ASCII
         raise invalid(loc, "Image not in base64 format", "value_error.base64") from None
     if not data:
         raise invalid(loc, "the image is empty", "value_error.missing")
