@@ -227,7 +227,11 @@ def test_draining_answers_ready_503_on_open_connections_and_finishes_work(tmp_pa
 
     def slow():
         result["answer"] = daemon.client.post_multipart(
-            {"requests": [{"image": "multipart:photo", "need_facen": True, "need_age": True}] * 40},
+            # legacy (dlib HOG) detection: seconds of work whatever the facen costs, so it is in flight
+            {
+                "requests": [{"image": "multipart:photo", "detector": "legacy", "need_facen": True, "need_age": True}]
+                * 40
+            },
             {"photo": jpeg(astronaut())},
         )
 
@@ -236,6 +240,7 @@ def test_draining_answers_ready_503_on_open_connections_and_finishes_work(tmp_pa
     time.sleep(0.5)
     daemon.process.send_signal(signal.SIGTERM)
     time.sleep(0.2)
+    assert thread.is_alive(), "the envelope was already answered: the test needs work in flight"
     keep_alive.request("GET", "/ready")
     draining = keep_alive.getresponse()
     assert draining.status == 503 and json.loads(draining.read()) == {"status": "draining"}
