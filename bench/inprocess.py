@@ -29,7 +29,9 @@ IMAGE_SERVICE = "face-detector-template-extractor"
 
 def worker_call(service, kind, params):
     """The function a worker thread runs for one request of this kind, given the image bytes."""
-    handler = SimpleNamespace(service=service)
+    # the handler's parts the worker code uses: the service, and the hung-up client check (the
+    # in-process caller never hangs up)
+    handler = SimpleNamespace(service=service, check_client=lambda: None)
     if kind == "imageapi":
 
         def call(data):
