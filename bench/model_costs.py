@@ -26,28 +26,44 @@ def frame(faces):
 
 
 def model_options(rounds):
-    """Per-face cost of each [age], [emotions] and ONNX [facen] model setting, in-process on one thread (as each of
+    """Per-face cost of each [age], [emotions] and ONNX [facen] model setting (and gender), in each
+    precision this CPU offers, in-process on one thread (as each of
     the daemon's default instances runs): the model calls alone on 6 normalized faces, each option
     the fastest of `rounds` runs, all options interleaved. HTTP, detection and the machine's other
     load swing a whole request by more than the 1-2 ms an emotion network costs; the fastest run
     of the bare calls is the one other work disturbed least."""
+    from findface_extraction_api.models import bf16
     from findface_extraction_api.models.runtime import Bundle, Runtime
     from findface_extraction_api.pipeline import Models, Options, Pipeline
     from findface_extraction_api.testing import BUNDLE
 
     runtime = Runtime(Bundle(BUNDLE), threads=1)
-    default = Models(runtime)
-    other = Models(runtime, age="cydral+faceres", emotions="ensemble", facen="mobilefacenet")
     image = cv2.imdecode(np.frombuffer(frame(6), np.uint8), cv2.IMREAD_COLOR)
-    faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
-    calls = {
-        "age, cydral (default)": default.age.estimate,
-        "age, cydral+faceres": other.age.estimate,
-        "emotions, mini-xception (default)": default.emotions.classify,
-        "emotions, ensemble": other.emotions.classify,
-        "facen, sface (default)": default.facen.extract,
-        "facen, mobilefacenet": other.facen.extract,
-    }
+    faces = None
+    calls = {}
+    # each setting in float32 (onnxruntime) and, where this CPU has bfloat16 units, in bfloat16
+    # ([facen] and [attributes] precision = auto there)
+    for precision in ("float32", "bfloat16") if bf16.available() is None else ("float32",):
+        default = Models(runtime, facen_precision=precision, attribute_precision=precision)
+        other = Models(
+            runtime,
+            age="cydral+faceres",
+            emotions="ensemble",
+            facen="mobilefacenet",
+            facen_precision=precision,
+            attribute_precision=precision,
+        )
+        if faces is None:
+            faces = [face.normalized for face in Pipeline(default).extract(image, Options(crop=True))]
+        calls |= {
+            f"age, cydral (default), {precision}": default.age.estimate,
+            f"age, cydral+faceres, {precision}": other.age.estimate,
+            f"gender, {precision}": default.gender.male_probability,
+            f"emotions, mini-xception (default), {precision}": default.emotions.classify,
+            f"emotions, ensemble, {precision}": other.emotions.classify,
+            f"facen, sface (default), {precision}": default.facen.extract,
+            f"facen, mobilefacenet, {precision}": other.facen.extract,
+        }
     best = dict.fromkeys(calls, float("inf"))
     for _ in range(rounds + 1):  # the first round warms up
         for name, call in calls.items():
@@ -90,7 +106,7 @@ def imageapi_costs(rounds):
 def report_options(costs):
     print("  per-face cost of each model option (in-process, 1 thread, 6 faces, fastest run):")
     for name, value in costs.items():
-        print(f"    {name:34s} {value:6.1f} ms/face")
+        print(f"    {name:46s} {value:6.1f} ms/face")
 
 
 def report_imageapi(costs):

@@ -12,7 +12,7 @@ from findface_extraction_api.models import bf16
 HEADLINE = "photos: detect+facen"
 SIX = "1280x720, 6 faces: all attributes"
 OPTION = "mobilefacenet"  # this checkout with `[facen] model = mobilefacenet`, on HEADLINE and SIX
-FLOAT32 = "float32"  # this checkout with `[facen] precision = float32`, on HEADLINE and SIX
+FLOAT32 = "float32"  # this checkout with `[facen]` and `[attributes] precision = float32`, on HEADLINE and SIX
 RSS_LIMIT_MIB = 600
 VARIANTS = Path(__file__).resolve().parent.parent / "build" / "facen-variants.txt"
 
@@ -22,9 +22,10 @@ NOTES = """## What changed for issue 13, and what was tried
 - **Kept, the default: the facen in bfloat16 through OpenVINO** (`models/bf16.py`, `[facen]
   precision = auto`) on CPUs with bfloat16 matrix units (AMX or AVX512-BF16; this machine has
   AMX). onnxruntime has no bfloat16 path on x86; OpenVINO runs the bundle's own ONNX graph with
-  bfloat16 arithmetic. The `float32` rows below are this checkout with `precision = float32`
-  (onnxruntime, what `auto` does on CPUs without such units). Accuracy, 2026-12-07, `eval/run.py
-  --only lfw,lfw_mobilefacenet`: SFace cross-fold 99.17 %, TAR@FAR=1e-3 98.33 %, ROC AUC 0.99818,
+  bfloat16 arithmetic. The `float32` rows below are this checkout with `[facen]` and
+  `[attributes] precision = float32` (onnxruntime, what `auto` does on CPUs without such units).
+  Accuracy, 2026-12-07, `eval/run.py --only lfw,lfw_mobilefacenet`: SFace cross-fold 99.17 %,
+  TAR@FAR=1e-3 98.33 %, ROC AUC 0.99818,
   98.83 % at the shipped threshold, all as in float32; MobileFaceNet 98.92 %, 98.17 %, AUC
   0.99831 (float32 0.99832). Vectors stay comparable with float32 ones (cosine ≥ 0.999 per face,
   `tests/test_facen_bf16.py`), so the facen version is unchanged and `GET /` reports the
@@ -151,7 +152,7 @@ def summarize(doc: dict) -> dict:
             }
     if FLOAT32 in raw:
         exact = raw[FLOAT32]
-        ratios[f"after / {FLOAT32} (the facen in float32), HTTP 4 clients"] = {
+        ratios[f"after / {FLOAT32} (the facen and attributes in float32), HTTP 4 clients"] = {
             c: per_round(after[c]["http-4"], m["http-4"]) for c, m in exact.items()
         }
         ratios[f"CPU per request, {FLOAT32} / after (HTTP 4 clients, daemon process)"] = {
@@ -285,7 +286,7 @@ def markdown(doc: dict) -> str:
         titles = {
             "after": "this checkout",
             "before": f"before ({st['before']})",
-            FLOAT32: "this checkout with `[facen] precision = float32`",
+            FLOAT32: "this checkout with `[facen]` and `[attributes] precision = float32`",
         }
         title = titles.get(label, f"this checkout with `[facen] model = {label}`")
         out += [

@@ -336,7 +336,7 @@ def main():
     parser.add_argument(
         "--no-option",
         action="store_true",
-        help="skip this checkout with [facen] model = mobilefacenet and with [facen] precision = float32",
+        help="skip this checkout with [facen] model = mobilefacenet, and with every precision = float32",
     )
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
@@ -371,8 +371,10 @@ def main():
         checkouts = {label: Checkout(label, code, bundle, tmp) for label, (code, bundle) in versions.items()}
         if not args.no_option:  # this checkout with the cheaper opt-in facen, on the facen-heavy cases
             checkouts[OPTION] = Checkout(OPTION, None, None, tmp, OPTION_CASES, facen={"model": "mobilefacenet"})
-            # ... and with the facen in float32 (onnxruntime), what `precision = auto` does without bfloat16 units
-            checkouts[FLOAT32] = Checkout(FLOAT32, None, None, tmp, OPTION_CASES, facen={"precision": "float32"})
+            # ... and with the facen and attribute networks in float32 (onnxruntime), what `precision = auto`
+            # does without bfloat16 units
+            float32 = {"precision": "float32"}
+            checkouts[FLOAT32] = Checkout(FLOAT32, None, None, tmp, OPTION_CASES, facen=float32, attributes=float32)
         try:
             sets = image_sets(tmp, args.photos, checkouts["after"].daemon)
             for r in range(args.rounds):

@@ -45,6 +45,7 @@ class Settings:
     emotions_model: str = "mini-xception"  # [emotions] model: mini-xception, or ensemble (opt-in; two averaged)
     facen_model: str = "sface"  # [facen] model: sface, sface+dlib (with dlib's ResNet), mobilefacenet (opt-in)
     facen_precision: str = "auto"  # [facen] precision: auto (bfloat16 where the CPU has it), float32, bfloat16
+    attribute_precision: str = "auto"  # [attributes] precision: the same choice for age, gender, emotions
     fetch_max_concurrent: int = 64
     fetch_max_queued: int = 256
     max_pixels: int = 36_000_000  # [limits]: see etc/findface-extraction-api.ini
@@ -108,6 +109,7 @@ KEYS = {
     "max_face_size": ("nnd", "max_face_size"),
     "facen_model": ("facen", "model"),
     "facen_precision": ("facen", "precision"),
+    "attribute_precision": ("attributes", "precision"),
     "liveness_threshold": ("liveness", "threshold"),
     "age_model": ("age", "model"),
     "emotions_model": ("emotions", "model"),

@@ -113,8 +113,9 @@ class Models:
     `age`, `emotions` and `facen` are the [age], [emotions] and [facen] `model` settings
     (config.spec lists the values); an option's extra network is loaded only when it is set.
     The fused facen is SFace with dlib's ResNet, mobilefacenet replaces SFace; `facen_version` is
-    the configured facen's manifest version. `facen_precision` (float32 or bfloat16, resolved
-    from [facen] precision by models/bf16.py) is the precision its network runs in.
+    the configured facen's manifest version. `facen_precision` and `attribute_precision`
+    (float32 or bfloat16, resolved from [facen] and [attributes] precision by models/bf16.py) are
+    the precisions the facen's network and the age, gender and emotion networks run in.
     """
 
     def __init__(
@@ -125,6 +126,7 @@ class Models:
         emotions: str = "mini-xception",
         facen: str = "sface",
         facen_precision: str = "float32",
+        attribute_precision: str = "float32",
     ):
         self.detector = Detector(runtime)
         self.landmarks = LandmarkPredictor(runtime.bundle, copies=workers)
@@ -141,10 +143,13 @@ class Models:
             self.facen = fused_facen.FusedFacen(runtime.bundle, {"facen": sface.extract, "facen_dlib": dlib.extract})
         else:
             self.facen = FacenExtractor(runtime, precision=facen_precision)
-        cydral = AgeEstimator(runtime)
-        self.age: AgeEstimator | AgeEnsemble = cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime)])
-        self.gender = GenderClassifier(runtime)
-        self.emotions = EmotionClassifier(runtime, emotions)
+        self.attribute_precision = attribute_precision
+        cydral = AgeEstimator(runtime, attribute_precision)
+        self.age: AgeEstimator | AgeEnsemble = (
+            cydral if age == "cydral" else AgeEnsemble([cydral, FaceresAge(runtime, attribute_precision)])
+        )
+        self.gender = GenderClassifier(runtime, attribute_precision)
+        self.emotions = EmotionClassifier(runtime, emotions, attribute_precision)
         self.facemesh = FaceMesh(runtime)
         self.iris = IrisModel(runtime)
         self.bodies = BodyDetector(runtime)

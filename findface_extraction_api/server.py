@@ -67,6 +67,7 @@ RESTART_KEYS = {
     "fetch.max_concurrent",
     "facen.model",
     "facen.precision",
+    "attributes.precision",
     "demo.enabled",  # the routes are built once
 }
 
@@ -88,8 +89,10 @@ class Service:
         self.threads = max(1, self.cpus // self.instances)
         cv2.setNumThreads(self.threads)
         self.bundle = Bundle(settings.models_root)
-        precision, why = bf16.resolve(settings.facen_precision)
+        precision, why = bf16.resolve(settings.facen_precision, "facen")
         log.info("facen: %s inference (%s)", precision, why)
+        attribute_precision, why = bf16.resolve(settings.attribute_precision, "attributes")
+        log.info("age, gender and emotions: %s inference (%s)", attribute_precision, why)
         models = Models(
             Runtime(self.bundle, self.threads, self.instances),
             workers=self.instances,
@@ -97,6 +100,7 @@ class Service:
             emotions=settings.emotions_model,
             facen=settings.facen_model,
             facen_precision=precision,
+            attribute_precision=attribute_precision,
         )
         self.pipeline = Pipeline(models)
         if self.pipeline.models.liveness is None:
@@ -180,6 +184,7 @@ class Service:
             "detectors": list(DETECTORS),
             "models": self.bundle.versions(),
             "facen": self.pipeline.facen_identity(),
+            "attributes": {"precision": self.pipeline.models.attribute_precision},
             "model_instances": self.instances,
             "threads_per_instance": self.threads,
         }

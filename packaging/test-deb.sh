@@ -208,29 +208,35 @@ ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT2/" || fail "edited listen port
 ! ct "curl -fsS -o /dev/null http://127.0.0.1:$PORT1/ 2>/dev/null" || fail "still answering on the old port $PORT1"
 say "listen = 127.0.0.1:$PORT2 applied by a restart"
 
-# ---- the facen's precision: float32 in the shipped sandbox, bfloat16 with the documented drop-in --
-precision() { ct "curl -fsS http://127.0.0.1:$PORT2/" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["facen"]["precision"])'; }
-[ "$(precision)" = float32 ] || fail "the facen does not run in float32 under the unit's MemoryDenyWriteExecute=yes"
+# ---- the precisions: float32 in the shipped sandbox, bfloat16 with the documented drop-in ---------
+# (the facen's and the attribute networks': "facen attributes" from GET /)
+precision() { ct "curl -fsS http://127.0.0.1:$PORT2/" | /usr/bin/python3 -c 'import json, sys; b = json.load(sys.stdin); print(b["facen"]["precision"], b["attributes"]["precision"])'; }
+[ "$(precision)" = "float32 float32" ] || fail "the facen and attributes do not run in float32 under the unit's MemoryDenyWriteExecute=yes"
 if grep -qwE 'amx_bf16|avx512_bf16' /proc/cpuinfo; then
     ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -q 'facen: float32 inference (.*MemoryDenyWriteExecute'" \
         || fail "no log line saying why the facen runs in float32"
+    ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -q 'age, gender and emotions: float32 inference (.*MemoryDenyWriteExecute'" \
+        || fail "no log line saying why the attribute networks run in float32"
     DROPIN=/etc/systemd/system/findface-extraction-api.service.d
     ct "mkdir -p $DROPIN && printf '[Service]\nMemoryDenyWriteExecute=no\n' > $DROPIN/bfloat16.conf \
         && systemctl daemon-reload && systemctl restart findface-extraction-api"
-    [ "$(precision)" = bfloat16 ] || fail "the documented drop-in did not give the bfloat16 facen"
-    ct "cd /root && curl -fsS -X POST -F sample=@sample.jpg -F 'request={\"requests\":[{\"image\":\"multipart:sample\", \"need_facen\": true}]}' http://127.0.0.1:$PORT2/ > /root/r3.json"
-    /usr/bin/python3 - "$ROOT/root/r1.json" "$ROOT/root/r3.json" <<'PY' || fail "the bfloat16 facen is not comparable with the float32 one"
+    [ "$(precision)" = "bfloat16 bfloat16" ] || fail "the documented drop-in did not give the bfloat16 facen and attributes"
+    ct "cd /root && curl -fsS -X POST -F sample=@sample.jpg -F 'request={\"requests\":[{\"image\":\"multipart:sample\", \"need_facen\": true, \"need_gender\": true}]}' http://127.0.0.1:$PORT2/ > /root/r3.json"
+    /usr/bin/python3 - "$ROOT/root/r1.json" "$ROOT/root/r3.json" <<'PY' || fail "the bfloat16 facen or gender is not comparable with the float32 one"
 import base64, json, struct, sys
-a, b = (struct.unpack("<128f", base64.b64decode(json.load(open(p))["responses"][0]["faces"][0]["facen"])) for p in sys.argv[1:3])
+f32, b16 = (json.load(open(p))["responses"][0]["faces"][0] for p in sys.argv[1:3])
+a, b = (struct.unpack("<128f", base64.b64decode(face["facen"])) for face in (f32, b16))
 cosine = sum(x * y for x, y in zip(a, b))
 assert cosine >= 0.999, cosine
-print(f"    the bfloat16 facen against request #1's float32 one: cosine {cosine:.5f}")
+assert b16["gender"]["gender"] == f32["gender"]["gender"], (f32["gender"], b16["gender"])
+assert abs(b16["gender"]["score"] - f32["gender"]["score"]) < 0.03, (f32["gender"], b16["gender"])
+print(f"    bfloat16 against request #1's float32: facen cosine {cosine:.5f}, gender {b16['gender']} against {f32['gender']}")
 PY
     ct "rm -r $DROPIN && systemctl daemon-reload && systemctl restart findface-extraction-api"
-    [ "$(precision)" = float32 ] || fail "not float32 again without the drop-in"
-    say "facen: float32 in the shipped sandbox; bfloat16 with MemoryDenyWriteExecute=no (drop-in), comparable vectors"
+    [ "$(precision)" = "float32 float32" ] || fail "not float32 again without the drop-in"
+    say "facen and attributes: float32 in the shipped sandbox; bfloat16 with MemoryDenyWriteExecute=no (drop-in), comparable vectors"
 else
-    say "facen: float32 (this CPU has no bfloat16 units; the drop-in is not tested here)"
+    say "facen and attributes: float32 (this CPU has no bfloat16 units; the drop-in is not tested here)"
 fi
 
 # ---- stop: a request in flight still gets its answer -------------------------------------------

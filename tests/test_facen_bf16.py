@@ -92,7 +92,7 @@ def test_daemons_in_both_precisions_serve_comparable_facens(daemons):
     """GET / says which precision the facen runs in; a template made by one daemon verifies
     against the other's as the same person."""
     fast = daemons("main").client  # the default: auto
-    exact = daemons("facen-float32", facen={"precision": "float32"}).client
+    exact = daemons("float32", facen={"precision": "float32"}, attributes={"precision": "float32"}).client
     banners = [json.loads(client.request("GET", "/")[2])["facen"] for client in (fast, exact)]
     assert [banner["precision"] for banner in banners] == ["bfloat16", "float32"]
     assert banners[0]["version"] == banners[1]["version"]  # comparable: the same facen version

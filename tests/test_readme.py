@@ -53,9 +53,9 @@ def matches(printed, actual, where: str = "") -> list[str]:
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_the_readme_examples_print_what_the_daemon_answers(daemons, index):
-    """The facen bytes printed are float32's (the README says so): a daemon with that precision."""
+    """The facen bytes and attributes printed are float32's (the README says so): a daemon in that precision."""
     request, printed = examples()[index]
-    api = daemons("facen-float32", facen={"precision": "float32"}).client
+    api = daemons("float32", facen={"precision": "float32"}, attributes={"precision": "float32"}).client
     status, answer = api.post_multipart(request, {"sample": sample_jpg()})
     assert status == 200
     differences = matches(printed, answer)

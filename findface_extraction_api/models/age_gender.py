@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .. import imaging, normalize
+from . import bf16
 from .landmarks import YUNET_IN_DLIB_CHIP
 from .runtime import Runtime
 
@@ -28,10 +29,11 @@ def dlib_chip_matrix(size: int) -> imaging.Matrix:
 
 
 class _ChipModel:
-    """A Cydral network: dlib-style chip of `size` px, RGB minus the manifest's mean, times its scale."""
+    """A Cydral network: dlib-style chip of `size` px, RGB minus the manifest's mean, times its scale;
+    run in `precision` (resolved by models/bf16.py)."""
 
-    def __init__(self, runtime: Runtime, key: str, size: int, optimization: ort.GraphOptimizationLevel):
-        self.model = runtime.load(key, optimization)
+    def __init__(self, runtime: Runtime, key: str, size: int, optimization: ort.GraphOptimizationLevel, precision: str):
+        self.model = bf16.load_in(runtime, key, precision, optimization)
         self.mean = np.array(runtime.bundle.field(key, "input", "mean"), np.float32)
         self.scale = np.float32(runtime.bundle.field(key, "input", "scale"))
         self.size = size
@@ -46,9 +48,9 @@ class _ChipModel:
 
 
 class AgeEstimator(_ChipModel):
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, precision: str = "float32"):
         # NCHWc layout transforms (ENABLE_ALL) make this graph about 2x slower; EXTENDED is fastest.
-        super().__init__(runtime, "age", AGE_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+        super().__init__(runtime, "age", AGE_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, precision)
         self.years = np.array(runtime.bundle.field("age", "output", "class_values"), np.float32)
 
     def estimate(self, normalized: Sequence[np.ndarray]) -> np.ndarray:
@@ -57,8 +59,8 @@ class AgeEstimator(_ChipModel):
 
 
 class GenderClassifier(_ChipModel):
-    def __init__(self, runtime: Runtime):
-        super().__init__(runtime, "gender", GENDER_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    def __init__(self, runtime: Runtime, precision: str = "float32"):
+        super().__init__(runtime, "gender", GENDER_SIZE, ort.GraphOptimizationLevel.ORT_ENABLE_ALL, precision)
         self.male_column = list(runtime.bundle.field("gender", "output", "labels")).index("male")
 
     def male_probability(self, normalized: Sequence[np.ndarray]) -> np.ndarray:

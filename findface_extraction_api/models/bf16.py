@@ -1,12 +1,14 @@
-"""bfloat16 inference through OpenVINO, for the facen on CPUs with bfloat16 matrix units.
+"""bfloat16 inference through OpenVINO, for the facen and the attribute networks on CPUs with
+bfloat16 matrix units.
 
 onnxruntime has no bfloat16 path on x86 CPUs. OpenVINO runs the same ONNX graph in bfloat16 on
 CPUs that have AMX or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later): SFace
-then costs about a third of onnxruntime's float32 CPU time per face (docs/performance.md), and its
-vectors stay comparable with float32 ones (cosine to float32 at least 0.999 on LFW chips:
-tests/test_facen_bf16.py), so galleries enrolled before need no re-enrolling. `[facen] precision
-= auto` uses it where the CPU has such units; elsewhere, and with `float32`, onnxruntime runs the
-facen as before.
+then costs about a third of onnxruntime's float32 CPU time per face, the age network about a
+seventh (docs/performance.md). The facen's vectors stay comparable with float32 ones (cosine to
+float32 at least 0.999 on LFW chips: tests/test_facen_bf16.py), so galleries enrolled before need
+no re-enrolling; the attributes stay within the same accuracy (docs/accuracy/report.md,
+tests/test_attributes_bf16.py). `[facen] precision` and `[attributes] precision` = auto use it
+where the CPU has such units; elsewhere, and with `float32`, onnxruntime runs them as before.
 
 OpenVINO generates its kernels for the CPU at run time, so it needs memory it can write and then
 execute; where the process may not (the shipped systemd unit's MemoryDenyWriteExecute=yes),
@@ -23,9 +25,10 @@ import time
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from .. import metrics
-from .runtime import BUILD_HINT, Bundle, BundleError, Runtime
+from .runtime import BUILD_HINT, Bundle, BundleError, OnnxModel, Runtime
 
 
 def _openvino() -> Any:
@@ -64,12 +67,12 @@ def available() -> str | None:
     return None
 
 
-def resolve(setting: str) -> tuple[str, str]:
-    """(precision, why) for `[facen] precision`: auto is bfloat16 where this CPU and this install
+def resolve(setting: str, section: str = "facen") -> tuple[str, str]:
+    """(precision, why) for `[section] precision`: auto is bfloat16 where this CPU and this install
     allow it, else float32 with why not; bfloat16 where they do not is an error."""
     why_not = available() if setting != "float32" else "configured"
     if setting == "bfloat16" and why_not:
-        raise BundleError(f"[facen] precision = bfloat16, but {why_not}: set precision to auto or float32")
+        raise BundleError(f"[{section}] precision = bfloat16, but {why_not}: set precision to auto or float32")
     return ("float32", why_not) if why_not else ("bfloat16", "OpenVINO, bfloat16 matrix units")
 
 
@@ -129,3 +132,14 @@ def load(runtime: Runtime, key: str) -> Bf16Model:
     model = Bf16Model(runtime.bundle, key, runtime.threads, runtime.instances)
     metrics.MODEL_LOAD_SECONDS.labels(key).set(time.perf_counter() - started)
     return model
+
+
+def load_in(
+    runtime: Runtime,
+    key: str,
+    precision: str,
+    optimization: ort.GraphOptimizationLevel = ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+) -> OnnxModel | Bf16Model:
+    """Model `key` in `precision` (resolved): bfloat16 through OpenVINO, float32 through
+    onnxruntime at `optimization`. Both have the same `run`."""
+    return load(runtime, key) if precision == "bfloat16" else runtime.load(key, optimization)

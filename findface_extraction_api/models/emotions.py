@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .. import imaging
+from . import bf16
 from .runtime import BUILD_HINT, BundleError, Runtime
 
 KEYS = {"ensemble": ("emotions", "emotions_xception"), "mini-xception": ("emotions",)}
@@ -36,8 +37,8 @@ def crop(normalized: np.ndarray) -> np.ndarray:
 class _Network:
     """One emotion network: its session, and the normalisation and labels its manifest entry gives."""
 
-    def __init__(self, runtime: Runtime, key: str):
-        self.model = runtime.load(key)
+    def __init__(self, runtime: Runtime, key: str, precision: str):
+        self.model = bf16.load_in(runtime, key, precision)
         self.labels = tuple(runtime.bundle.field(key, "output", "labels"))
         self.mean = np.float32(runtime.bundle.field(key, "input", "mean"))
         self.scale = np.float32(runtime.bundle.field(key, "input", "scale"))
@@ -47,8 +48,8 @@ class _Network:
 
 
 class EmotionClassifier:
-    def __init__(self, runtime: Runtime, model: str = "mini-xception"):
-        self.networks = [_Network(runtime, key) for key in KEYS[model]]
+    def __init__(self, runtime: Runtime, model: str = "mini-xception", precision: str = "float32"):
+        self.networks = [_Network(runtime, key, precision) for key in KEYS[model]]
         self.labels = self.networks[0].labels
         for network in self.networks[1:]:
             if network.labels != self.labels:

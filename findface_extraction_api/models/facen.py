@@ -41,7 +41,7 @@ class FacenExtractor:
         same_person_threshold: float = SAME_PERSON_THRESHOLD,
         precision: str = "float32",
     ):
-        self.model = bf16.load(runtime, key) if precision == "bfloat16" else runtime.load(key)
+        self.model = bf16.load_in(runtime, key, precision)
         self.precision = precision
         self.dimension = int(runtime.bundle.field(key, "output", "shape")[1])
         self.same_person_threshold = same_person_threshold

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .. import imaging
+from . import bf16
 from .runtime import Runtime
 
 KEY = "age_faceres"
@@ -42,8 +43,8 @@ class AgeEstimate(Protocol):
 
 
 class FaceresAge:
-    def __init__(self, runtime: Runtime):
-        self.model = runtime.load(KEY)
+    def __init__(self, runtime: Runtime, precision: str = "float32"):
+        self.model = bf16.load_in(runtime, KEY, precision)
         self.mean = np.array(runtime.bundle.field(KEY, "input", "mean"), np.float32)
         self.years = np.array(runtime.bundle.field(KEY, "output", "class_values"), np.float32)
         self.offset = float(runtime.bundle.field(KEY, "output", "decode_offset"))
