@@ -32,6 +32,25 @@ NOTES = """## What changed for issue 13, and what was tried
   precision. Each worker gets its own compiled copy: one copy shared by two threads does not run
   them in parallel. Cost: OpenVINO adds about 110 MB to the package's venv and ~120 MiB to the
   daemon's RSS (see Memory).
+- **Kept, the default: the age, gender and emotion networks in bfloat16 too** (`[attributes]
+  precision = auto`, the same OpenVINO path). Per face, in-process on one thread
+  (`docs/performance-models.md`): an age estimate 1.5–2.5 ms against 4.1–5.0 in float32, the age
+  option 4.8–6.4 against 15.1–16.9, the emotion ensemble 1.2–1.5 against 2.2–2.4. `make eval`
+  2026-12-07 with both precisions at auto, against float32 the same day: UTKFace age MAE 7.89
+  (7.90), gender 91.0 % (91.0 %), FER2013 65.5 % (65.5 %), CK+ per sequence 70.5 % (69.9 %); the
+  age option 7.21 (7.25); the emotion ensemble 69.2 % and 63.8 % (the same). On the 6-face frame
+  the attributes are a small part of a request: side by side, 2026-12-07, in-process CPU per
+  request 129–135 ms against 139–143 ms with `[attributes] precision = float32`, over HTTP at 4
+  clients 151–157 against 157–164 ms. It adds about 50 MiB of RSS (one compiled copy per worker).
+- **Tried, not kept: worker threads that take their next item themselves** instead of each turn
+  being handed out on the event loop (the pool of `server.FairPool`): side by side in one quick
+  run, HTTP at 4 clients after/before 0.94–1.04 over the seven cases, i.e. noise. A profile
+  (py-spy, detect on photos at 4 clients) says why the HTTP path falls short of the in-process
+  bound on cheap requests: the daemon used about 1.1 of the 2 cores, the workers spent about a
+  fifth of their time waiting to take Python's GIL back from the event loop (after waking it),
+  and in-process the same detect code is GIL-bound too (about 1.3 cores used by two workers).
+  The loop's own Python per request (HTTP parse and write, routing, admission, the header probe,
+  logging, metrics) is spread thin, with no single waste.
 - **Kept: SFace's PRelu rewritten at build time** (`models-data/prelu.py`): its 27 PRelu become
   slope·x + (1 − slope)·Relu(x); onnxruntime turns both per-channel scales into NCHWc 1x1 convs
   with the add fused, where its own PRelu kernel was about half of SFace's time and broke the NCHWc

@@ -1,10 +1,10 @@
 """`[attributes] precision`: the age, gender and emotion networks in bfloat16 through OpenVINO.
 
-In bfloat16 these networks cost a fraction of their float32 time (the Cydral age network about a
-seventh), and their answers must stay what float32 gives to within the low digits: the same
-gender and emotion decisions and ages within a year or two, every network of every option. Real
-bundle, real OpenVINO, real daemons; skipped, saying why, on CPUs without bfloat16 units. The
-accuracy on the benchmarks is make eval's (docs/accuracy/report.md says the precision it ran in).
+In bfloat16 these networks cost a fraction of their float32 time (an age estimate about 40%),
+and their answers must stay what float32 gives to within the low digits: the same gender and
+emotion decisions and ages within a year or two, every network of every option. Real bundle, real
+OpenVINO, real daemons; skipped, saying why, on CPUs without bfloat16 units. The accuracy on the
+benchmarks is make eval's (docs/accuracy/report.md says the precision it ran in).
 """
 
 import json

@@ -3,8 +3,8 @@ bfloat16 matrix units.
 
 onnxruntime has no bfloat16 path on x86 CPUs. OpenVINO runs the same ONNX graph in bfloat16 on
 CPUs that have AMX or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later): SFace
-then costs about a third of onnxruntime's float32 CPU time per face, the age network about a
-seventh (docs/performance.md). The facen's vectors stay comparable with float32 ones (cosine to
+then costs about a third of onnxruntime's float32 CPU time per face, an age estimate about 40%
+(docs/performance-models.md). The facen's vectors stay comparable with float32 ones (cosine to
 float32 at least 0.999 on LFW chips: tests/test_facen_bf16.py), so galleries enrolled before need
 no re-enrolling; the attributes stay within the same accuracy (docs/accuracy/report.md,
 tests/test_attributes_bf16.py). `[facen] precision` and `[attributes] precision` = auto use it
