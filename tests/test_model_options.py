@@ -2,6 +2,7 @@
 combination of the bundle's networks, run here in-process on the same normalized face."""
 
 import base64
+import json
 
 import cv2
 import numpy as np
@@ -39,32 +40,40 @@ def ask(client, png):
     return face["age"], {e["emotion"]: e["score"] for e in face["emotions"]}
 
 
-def emotions_of(runtime, keys, face):
+def precision_of(client):
+    """The precision the daemon's attribute networks run in (GET /), for references computed alike."""
+    return json.loads(client.request("GET", "/")[2])["attributes"]["precision"]
+
+
+def emotions_of(runtime, keys, face, precision):
     from findface_extraction_api.models.emotions import crop
 
     grey = cv2.cvtColor(crop(face), cv2.COLOR_BGR2GRAY).astype(np.float32)[None, None]
-    p = np.mean([_Network(runtime, key).probabilities(grey)[0] for key in keys], axis=0)
-    return dict(zip(_Network(runtime, keys[0]).labels, p, strict=True))
+    p = np.mean([_Network(runtime, key, precision).probabilities(grey)[0] for key in keys], axis=0)
+    return dict(zip(_Network(runtime, keys[0], precision).labels, p, strict=True))
 
 
 def test_default_daemon_runs_one_network_of_each(api, normalized):
     png, face = normalized
     runtime = Runtime(Bundle(BUNDLE), 1)
     age, emotions = ask(api, png)
-    want = emotions_of(runtime, ("emotions",), face)
+    precision = precision_of(api)
+    want = emotions_of(runtime, ("emotions",), face, precision)
     assert max(abs(emotions[k] - want[k]) for k in want) < 1e-5, (emotions, want)  # mini-Xception alone
-    assert abs(age - float(AgeEstimator(runtime).estimate([face])[0])) < 0.01  # Cydral alone
+    assert abs(age - float(AgeEstimator(runtime, precision).estimate([face])[0])) < 0.01  # Cydral alone
 
 
 def test_opted_in_daemon_averages_two_networks_of_each(daemons, normalized):
     png, face = normalized
     runtime = Runtime(Bundle(BUNDLE), 1)
-    age, emotions = ask(daemons("model-options", **OPTED_IN).client, png)
-    cydral = float(AgeEstimator(runtime).estimate([face])[0])
-    hse = float(faceres.FaceresAge(runtime).estimate([face])[0])
+    client = daemons("model-options", **OPTED_IN).client
+    age, emotions = ask(client, png)
+    precision = precision_of(client)
+    cydral = float(AgeEstimator(runtime, precision).estimate([face])[0])
+    hse = float(faceres.FaceresAge(runtime, precision).estimate([face])[0])
     assert abs(age - (cydral + hse) / 2) < 0.01, (age, cydral, hse)
     assert abs(hse - cydral) > 0.5  # a second opinion, not a copy
-    want = emotions_of(runtime, ("emotions", "emotions_xception"), face)
-    alone = emotions_of(runtime, ("emotions",), face)
+    want = emotions_of(runtime, ("emotions", "emotions_xception"), face, precision)
+    alone = emotions_of(runtime, ("emotions",), face, precision)
     assert max(abs(emotions[k] - want[k]) for k in want) < 1e-5, (emotions, want)
     assert max(abs(want[k] - alone[k]) for k in want) > 1e-4  # the second network does change the answer

@@ -19,6 +19,7 @@ does not run them in parallel. `copies` are compiled at load (one per worker), m
 more threads call at once.
 """
 
+import functools
 import importlib.metadata
 import queue
 import time
@@ -40,6 +41,14 @@ def _openvino() -> Any:
     return openvino
 
 
+@functools.cache
+def _core() -> Any:
+    """One OpenVINO Core for the process, as OpenVINO advises, kept to the end: with a Core per
+    model, a signal that arrived after two used models were freed (SIGTERM in a test run)
+    crashed the process."""
+    return _openvino().Core()
+
+
 def version() -> str:
     """OpenVINO's version, or "none" when it is not installed (read without importing it)."""
     try:
@@ -53,7 +62,7 @@ def available() -> str | None:
     openvino = _openvino()
     if openvino is None:
         return "OpenVINO is not installed"
-    core = openvino.Core()
+    core = _core()
     if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return "this CPU has no bfloat16 matrix units (AMX or AVX512-BF16)"
     try:  # OpenVINO generates its kernels at run time: a sandbox that forbids that stops it
@@ -80,12 +89,11 @@ class Bf16Model:
     """A bundle model compiled by OpenVINO with bfloat16 inference; `run` as runtime.OnnxModel's."""
 
     def __init__(self, bundle: Bundle, key: str, threads: int, copies: int):
-        openvino = _openvino()
         path = bundle.path(key)
         self.key, self.input_name = key, bundle.field(key, "input", "name")
         promised = bundle.field(key, "output", "name")
         self.output_names = promised if isinstance(promised, list) else [promised]
-        self.core = openvino.Core()
+        self.core = _core()
         try:
             model = self.core.read_model(path)
             model.reshape({self.input_name: [-1, *model.input(self.input_name).get_partial_shape()[1:]]})
