@@ -57,8 +57,10 @@ def version() -> str:
         return "none"
 
 
+@functools.cache
 def available() -> str | None:
-    """None when bfloat16 inference is available here, else why not (for the log and config errors)."""
+    """None when bfloat16 inference is available here, else why not (for the log and config errors).
+    Asked once per process (a probe compile): the facen's and the attributes' settings share it."""
     openvino = _openvino()
     if openvino is None:
         return "OpenVINO is not installed"
