@@ -9,10 +9,16 @@ model_instances and threads), warms it up, then answers each command
 functions the HTTP handlers call in their worker threads (ExtractionHandler.process,
 ImageApiHandler.process), back to back, until the time is up. Run with PYTHONPATH at another
 checkout, it measures that checkout's code (before/after runs).
+
+The process sets up its memory allocator the way that checkout's daemon does (daemon/memory.py:
+malloc settings, and transparent huge pages where the daemon re-executes itself for them): a
+request's cost depends on them, and the bound is the same code without HTTP, not other malloc
+settings.
 """
 
 import base64
 import json
+import os
 import sys
 import threading
 import time
@@ -22,6 +28,7 @@ from findface_extraction_api import config
 from findface_extraction_api.api.extraction import ExtractionHandler, parse_request
 from findface_extraction_api.api.imageapi.handler import ImageApiHandler
 from findface_extraction_api.api.imageapi.services import SERVICES
+from findface_extraction_api.daemon import memory
 from findface_extraction_api.server import Service
 
 IMAGE_SERVICE = "face-detector-template-extractor"
@@ -71,7 +78,16 @@ def measure(service, command):
     return {"requests": len(latencies), "seconds": seconds, "cpu_seconds": cpu, "latencies": latencies}
 
 
+def allocator_as_the_daemon() -> None:
+    """The daemon's allocator set-up (cli.main and daemon/serve.py), in this checkout's version."""
+    environment = getattr(memory, "hugepage_environment", lambda environ: None)(os.environ)
+    if environment is not None:
+        os.execve(sys.executable, sys.orig_argv, environment)
+    memory.tune_allocator()
+
+
 def main():
+    allocator_as_the_daemon()
     service = Service(config.load(sys.argv[1]))
     service.warm_up()
     print(json.dumps({"ready": True, "instances": service.instances, "threads": service.threads}), flush=True)

@@ -11,6 +11,7 @@ for at most DRAIN_TIMEOUT seconds; a second signal cuts that short.
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -36,6 +37,7 @@ async def serve(settings: Settings, reload: Callable[[], Settings]) -> int:
     if settings.license_ntls_server:
         log.info("license_ntls_server = %s is accepted for compatibility and ignored", settings.license_ntls_server)
     memory.tune_allocator()
+    log.info("memory allocator: %s", memory.describe(os.environ))
     service = Service(settings)
     log.info("models from %s: %s", service.bundle.root, service.bundle.versions())
     log.info("%d model instance(s) x %d thread(s) on %d CPU(s)", service.instances, service.threads, service.cpus)
