@@ -167,6 +167,18 @@ telemetry=$(ct "find / -xdev \\( -path /proc -o -path /sys \\) -prune -o \\( -ip
 [ -z "$telemetry" ] || fail "onnxruntime telemetry files: $telemetry"
 ! ct "journalctl -t findface-extraction-api --no-pager -o cat | grep -qi telemetry" || fail "a telemetry line in the journal"
 say "probes answer, /metrics parses, no telemetry files or lines"
+# the allocator: huge pages for large buffers (the daemon starts over with the glibc tunable, same PID)
+mainpid=$(ct 'systemctl show -P MainPID findface-extraction-api')
+allocator=$(ct "journalctl -t findface-extraction-api --no-pager -o cat | grep 'memory allocator:' | tail -1")
+if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+    echo "$allocator" | grep -q 'no huge pages' || fail "allocator line under the unit: '$allocator' (THP is off here)"
+else
+    echo "$allocator" | grep -q 'transparent huge pages for large buffers' \
+        || fail "no 'transparent huge pages for large buffers' in the allocator line under the unit: '$allocator'"
+    ct "tr '\\0' '\\n' < /proc/$mainpid/environ" | grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1' \
+        || fail "the daemon under the unit does not run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
+fi
+say "allocator under the unit (PID $mainpid): ${allocator#*memory allocator: }"
 pid=$(ct 'systemctl show -P MainPID findface-extraction-api')
 ct "sed -i 's/^level = info/level = warning/' /etc/findface-extraction-api.ini"
 one='{"image":"multipart:sample","detector":"legacy","need_facen":true,"need_age":true}'
