@@ -67,6 +67,16 @@ NOTES = """## What changed for issue 13, and what was tried
   and in-process the same detect code is GIL-bound too (about 1.3 cores used by two workers).
   The loop's own Python per request (HTTP parse and write, routing, admission, the header probe,
   logging, metrics) is spread thin, with no single waste.
+- **Why the photo mixes stay below 0.9 of the in-process bound** (profiled 2026-12-08, py-spy on
+  the daemon, detect on photos): at 4 and at 16 clients alike the daemon served about 265–290
+  requests/s on about 1.15 of the 2 cores, with the event loop and both workers each about 40 %
+  "idle" (waiting for work or for the GIL), and two load-generator processes together got no more
+  than one; nothing but the GIL is saturated. Per request the event loop holds the GIL for about
+  0.9 ms (Tornado's parse and write, multipart, the header probe, routing, logging, metrics:
+  spread thin), and dlib's shape predictor (the landmarks) holds it for its whole call, about
+  0.5 ms per face: a third of the workers' GIL time, during which neither the loop nor the other
+  worker can run Python. dlib's Python binding does not release the GIL; the in-process bound
+  has the same predictor calls but no loop to stall.
 - **Kept: SFace's PRelu rewritten at build time** (`models-data/prelu.py`): its 27 PRelu become
   slope·x + (1 − slope)·Relu(x); onnxruntime turns both per-channel scales into NCHWc 1x1 convs
   with the add fused, where its own PRelu kernel was about half of SFace's time and broke the NCHWc
