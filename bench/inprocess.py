@@ -28,8 +28,12 @@ from findface_extraction_api import config
 from findface_extraction_api.api.extraction import ExtractionHandler, parse_request
 from findface_extraction_api.api.imageapi.handler import ImageApiHandler
 from findface_extraction_api.api.imageapi.services import SERVICES
-from findface_extraction_api.daemon import memory
 from findface_extraction_api.server import Service
+
+try:
+    from findface_extraction_api.daemon import memory
+except ImportError:  # a checkout from before daemon/memory.py: its daemon ran on glibc's defaults
+    memory = None
 
 IMAGE_SERVICE = "face-detector-template-extractor"
 
@@ -80,6 +84,8 @@ def measure(service, command):
 
 def allocator_as_the_daemon() -> None:
     """The daemon's allocator set-up (cli.main and daemon/serve.py), in this checkout's version."""
+    if memory is None:
+        return
     environment = getattr(memory, "hugepage_environment", lambda environ: None)(os.environ)
     if environment is not None:
         os.execve(sys.executable, sys.orig_argv, environment)

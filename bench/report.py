@@ -45,19 +45,22 @@ NOTES = """## What changed for issue 13, and what was tried
 - **Kept: transparent huge pages for malloc's large buffers** (`daemon/memory.py`, 2026-12-08).
   With the daemon's fixed 1 MiB mmap threshold every buffer over it (the decoded frame, the
   detector's input and feature maps) is mapped, faulted in 4 KiB at a time and unmapped on every
-  request: about 6,000 page faults per 1280x720 request, and single requests over HTTP took 10–27 ms
-  longer than the same code in a process with glibc's default malloc settings. The daemon now
+  request: about 5,500–6,600 page faults per 1280x720 request. In-process on one thread the
+  daemon's settings made such a request 7–22 ms slower than glibc's defaults (detect 31 against
+  24 ms, all attributes 56 against 46, auto_rotate 83 against 61). The daemon now
   re-executes itself with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (unless the operator set the
-  tunable), so those mappings come as 2 MiB pages: about 1,500 faults per request. Side by side
+  tunable), so those mappings come as 2 MiB pages: about 1,000–3,000 faults per request. Side by side
   (two daemons of this code, HTTP at 4 clients, 3 alternating rounds): 1.04–1.16× the requests per
   second on every mix, 5–10 % less CPU per request, the same RSS (peak 597 against 602 MiB).
   **The in-process bound now sets up its allocator as the daemon does** (`bench/inprocess.py`:
   `tune_allocator`, and the huge pages where that checkout's daemon asks for them). It used to run
   with glibc's defaults, which the daemon does not use, so HTTP/in-process charged the protocol
-  layer with the allocator's cost too. Measured side by side before the change, in-process at 2
-  threads: photos and the 6-face frame the same within noise, the 1-face frame with all attributes
-  39–43 against 44–46 /s, auto_rotate 24–26 against 32–35 /s (glibc's defaults keep those buffers
-  mapped; the daemon gives them back, see docs/install.md).
+  layer with the allocator's cost too. Side by side, in-process at 2 threads, the daemon's
+  allocator (with the huge pages) against glibc's defaults: photos and the 6-face frame the same
+  within noise, the 1-face frame with all attributes 39–43 against 44–46 /s, auto_rotate 24–26
+  against 32–35 /s (glibc's defaults keep those buffers mapped for reuse; the daemon gives them
+  back, see docs/install.md). So by the old bound the two 1280x720 one-face ratios below would
+  read about 10 % and 25 % lower.
 - **Tried, not kept: worker threads that take their next item themselves** instead of each turn
   being handed out on the event loop (the pool of `server.FairPool`): side by side in one quick
   run, HTTP at 4 clients after/before 0.94–1.04 over the seven cases, i.e. noise. A profile
