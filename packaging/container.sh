@@ -108,7 +108,7 @@ container_on_exit() {
 
 # The container's init as the host sees it: the child of systemd-nspawn that runs systemd.
 container_init() {
-    ps -o pid=,comm= --ppid "$NSPAWN" 2>/dev/null | awk '$2 == "systemd" || $2 == "init" { print $1; exit }'
+    ps -o pid=,comm= --ppid "$NSPAWN" 2>/dev/null | awk '$2 == "systemd" || $2 == "init" { print $1; exit }' || true
 }
 
 # Boots $ROOT (systemd-nspawn -b, the host's network) and waits for its systemd; sets CPID, the
