@@ -51,7 +51,8 @@ NOTES = """## What changed for issue 13, and what was tried
   re-executes itself with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (unless the operator set the
   tunable), so those mappings come as 2 MiB pages: about 1,000–3,000 faults per request. Side by side
   (two daemons of this code, HTTP at 4 clients, 3 alternating rounds): 1.04–1.12× the requests per
-  second by mix (medians; single rounds 1.01–1.16), 5–10 % less CPU per request, the same RSS (peak 597 against 602 MiB).
+  second by mix (medians; single rounds 1.01–1.16), 5–10 % less CPU per request, the same RSS
+  (peak 597 against 602 MiB).
   **The in-process bound now sets up its allocator as the daemon does** (`bench/inprocess.py`:
   `tune_allocator`, and the huge pages where that checkout's daemon asks for them). It used to run
   with glibc's defaults, which the daemon does not use, so HTTP/in-process charged the protocol

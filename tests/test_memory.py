@@ -22,7 +22,10 @@ def tunables_of(daemon: Daemon) -> str | None:
 
 
 def glibc_with_tunable() -> bool:
-    name, version = os.confstr("CS_GNU_LIBC_VERSION").split()
+    try:
+        name, version = os.confstr("CS_GNU_LIBC_VERSION").split()  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # not glibc
+        return False
     return name == "glibc" and tuple(int(v) for v in version.split(".")[:2]) >= (2, 35)
 
 
