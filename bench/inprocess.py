@@ -18,7 +18,6 @@ settings.
 
 import base64
 import json
-import os
 import sys
 import threading
 import time
@@ -86,9 +85,7 @@ def allocator_as_the_daemon() -> None:
     """The daemon's allocator set-up (cli.main and daemon/serve.py), in this checkout's version."""
     if memory is None:
         return
-    environment = getattr(memory, "hugepage_environment", lambda environ: None)(os.environ)
-    if environment is not None:
-        os.execve(sys.executable, sys.orig_argv, environment)
+    getattr(memory, "start_over_with_hugepages", lambda: None)()  # checkouts from before it: no-op
     memory.tune_allocator()
 
 

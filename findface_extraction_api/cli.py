@@ -32,12 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
     if argv is None and not args.check_config:  # run as the program: may start over, same PID
-        environment = memory.hugepage_environment(os.environ)
-        if environment is not None and sys.executable:
-            try:
-                os.execve(sys.executable, sys.orig_argv, environment)
-            except OSError:
-                pass  # go on without: the start-up log says "no huge pages"
+        memory.start_over_with_hugepages()
     signal.signal(signal.SIGTERM, _stop_before_ready)  # until the daemon installs its own handlers
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload while starting: nothing to reload yet
     logs.setup()

@@ -19,6 +19,7 @@ import ctypes.util
 import gc
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 
 from tornado.ioloop import PeriodicCallback
@@ -71,8 +72,21 @@ def hugepage_environment(environ: Mapping[str, str], thp_setting: str = THP_SETT
     return {**environ, "GLIBC_TUNABLES": ":".join(filter(None, (tunables, f"{HUGEPAGE_TUNABLE}=1")))}
 
 
+def start_over_with_hugepages() -> None:
+    """Re-execute this program (same PID, same arguments) with the huge-page tunable added; returns
+    only where that would change nothing (`hugepage_environment`) or the exec fails."""
+    environment = hugepage_environment(os.environ)
+    if environment is not None and sys.executable:
+        try:
+            os.execve(sys.executable, sys.orig_argv, environment)
+        except OSError:
+            pass  # go on without: the start-up log says "no huge pages"
+
+
 def describe(environ: Mapping[str, str]) -> str:
     """The allocator settings in effect, for the start-up log."""
+    if LIBC is None:
+        return "not glibc: allocator defaults"
     hugepages = next(
         (
             t.split("=", 1)[1]
@@ -81,8 +95,6 @@ def describe(environ: Mapping[str, str]) -> str:
         ),
         None,
     )
-    if LIBC is None:
-        return "not glibc: allocator defaults"
     if hugepages == "1":
         pages = "transparent huge pages for large buffers"
     elif hugepages is None:
