@@ -32,6 +32,17 @@ NOTES = """## What changed for issue 13, and what was tried
   precision. Each worker gets its own compiled copy: one copy shared by two threads does not run
   them in parallel. Cost: OpenVINO adds about 110 MB to the package's venv and ~120 MiB to the
   daemon's RSS (see Memory).
+- **Kept: the bfloat16 models compiled for one face** (`models/bf16.py`, 2026-12-08). They were
+  compiled with a dynamic batch dimension, and OpenVINO's CPU kernels for dynamic shapes are much
+  slower than for static ones: on one thread SFace took 4.2–4.9 ms per face at a batch of 1 and
+  4.5–4.6 at a batch of 4, against 2.9–3.2 compiled for one face; MobileFaceNet 2.25 against 1.5;
+  the attribute networks gain 5–15 %. A batch now runs face by face through the static compile
+  (one compiled copy per worker, as before; a copy per batch size would cost about 50 MB each).
+  Side by side, this change against the one before it, HTTP at 4 clients, 3 alternating rounds:
+  detect+facen on photos 142–150 against 129–134 /s (daemon CPU per request 10.2–10.7 against
+  12.1–12.5 ms), the 6-face frame with all attributes 99–110 against 105–120 ms of CPU per
+  request, prenormalized crops 110–113 against 102–108 /s; the daemon's RSS after a mixed load
+  486 against 548 MiB (peak 544 against 595): the dynamic graph allocated per run.
 - **Kept, the default: the age, gender and emotion networks in bfloat16 too** (`[attributes]
   precision = auto`, the same OpenVINO path). Per face, in-process on one thread
   (`docs/performance-models.md`): an age estimate 1.5–2.5 ms against 4.1–5.0 in float32, the age
