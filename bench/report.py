@@ -32,21 +32,34 @@ NOTES = """## What changed for issue 13, and what was tried
   precision. Each worker gets its own compiled copy: one copy shared by two threads does not run
   them in parallel. Cost: OpenVINO adds about 110 MB to the package's venv and ~120 MiB to the
   daemon's RSS (see Memory).
-- **Kept: the bfloat16 models compiled for one face** (`models/bf16.py`, 2026-12-08). They were
+- **Kept: the facens compiled for one face in bfloat16** (`models/bf16.py`, 2026-12-08). They were
   compiled with a dynamic batch dimension, and OpenVINO's CPU kernels for dynamic shapes are much
-  slower than for static ones: on one thread SFace took 4.2–4.9 ms per face at a batch of 1 and
-  4.5–4.6 at a batch of 4, against 2.9–3.2 compiled for one face; MobileFaceNet 2.25 against 1.5;
-  the attribute networks gain 5–15 %. A batch now runs face by face through the static compile
-  (one compiled copy per worker, as before; a copy per batch size would cost about 50 MB each).
-  Side by side, this change against the one before it, HTTP at 4 clients, 3 alternating rounds:
+  slower than for static ones on these networks: on one thread SFace took 4.2–4.9 ms per face at a
+  batch of 1 and 4.5–4.6 at a batch of 4, against 2.9–3.2 compiled for one face; MobileFaceNet 2.25
+  against 1.5. A batch now runs face by face through the static compile (one compiled copy per
+  worker, as before; a copy per batch size would cost about 50 MB each). The small attribute
+  networks keep their dynamic batch: compiled for one face, 6 faces cost the age network 1.2 ms
+  per face against 0.8 batched (`docs/performance-models.md`). Side by side with all bfloat16
+  models compiled for one face against the code before, HTTP at 4 clients, 3 alternating rounds:
   detect+facen on photos 142–150 against 129–134 /s (daemon CPU per request 10.2–10.7 against
-  12.1–12.5 ms), the 6-face frame with all attributes 99–110 against 105–120 ms of CPU per
-  request, prenormalized crops 110–113 against 102–108 /s; the daemon's RSS after a mixed load
-  486 against 548 MiB (peak 544 against 595): the dynamic graph allocated per run.
+  12.1–12.5 ms), prenormalized crops 110–113 against 102–108 /s; the daemon's RSS after a mixed
+  load 486 against 548 MiB (peak 544 against 595): the dynamic graph allocated per run.
+  `make eval` 2026-12-08 with it: LFW cross-fold 99.17 %, TAR@FAR=1e-3 98.33 %, AUC 0.99819
+  (0.99818 before); MobileFaceNet 98.92 %, 98.17 %, AUC 0.99829 (0.99831); age, gender and
+  emotion figures unchanged.
+- **Kept: a request for boxes alone skips dlib's shape predictor** (`pipeline.py`, 2026-12-08).
+  Its landmarks feed the aligned crop (and so the facen and attributes), the quality score, the
+  pose and auto-rotation; a request that asks for none of them (FindFace's detect only, the Image
+  API's face detector) got landmarks nobody read, at about 0.4 ms per face holding the GIL. Side
+  by side against the code before, photos, detect: in-process 1104–1141 against 531–547 /s, HTTP
+  at 4 clients 494–502 against 306–323 /s, daemon CPU per request 2.4 against 3.6–3.8 ms; the
+  boxes and scores are the same (`tests/test_pipeline.py`). This halves the in-process bound of
+  that mix, so its HTTP/in-process ratio falls (see below).
 - **Kept, the default: the age, gender and emotion networks in bfloat16 too** (`[attributes]
   precision = auto`, the same OpenVINO path). Per face, in-process on one thread
-  (`docs/performance-models.md`): an age estimate 1.5–2.5 ms against 4.1–5.0 in float32, the age
-  option 4.8–6.4 against 15.1–16.9, the emotion ensemble 1.2–1.5 against 2.2–2.4. `make eval`
+  (`docs/performance-models.md`, 2026-12-08 on a quiet machine): an age estimate 0.8 ms against
+  2.8–3.0 in float32, the age option 3.6–3.7 against 10.7–11.4, the emotion ensemble 0.8 against
+  1.5–1.6. `make eval`
   2026-12-07 with both precisions at auto, against float32 the same day: UTKFace age MAE 7.89
   (7.90), gender 91.0 % (91.0 %), FER2013 65.5 % (65.5 %), CK+ per sequence 70.5 % (69.9 %); the
   age option 7.21 (7.25); the emotion ensemble 69.2 % and 63.8 % (the same). On the 6-face frame

@@ -62,11 +62,12 @@ def test_bf16_vectors_stay_comparable_with_float32(key):
 
 
 @needs_bf16
-def test_concurrent_callers_each_get_their_own_answer():
+@pytest.mark.parametrize("per_face", [False, True])
+def test_concurrent_callers_each_get_their_own_answer(per_face):
     """Workers share one Bf16Model; each run takes a compiled copy of its own (more are compiled
     when more threads call at once than were made at load)."""
     runtime = Runtime(Bundle(BUNDLE), 1, instances=2)
-    model = bf16.load(runtime, facen.KEY)
+    model = bf16.load(runtime, facen.KEY, per_face)
     rng = np.random.default_rng(0)
     blobs = [rng.uniform(0, 255, (1 + i % 3, 3, 112, 112)).astype(np.float32) for i in range(24)]
     serial = [model.run(blob)[0] for blob in blobs]
@@ -80,10 +81,10 @@ def test_concurrent_callers_each_get_their_own_answer():
 @needs_bf16
 @pytest.mark.parametrize("key", [facen.KEY, mobilefacenet.KEY])
 def test_compiled_for_one_face_and_runs_any_batch(key):
-    """The compile has a static batch of 1 (OpenVINO's dynamic-shape kernels cost SFace about
-    1.45x the time per face); batches of 0, 1 and several faces still come back whole."""
+    """The facens' compile has a static batch of 1 (OpenVINO's dynamic-shape kernels cost SFace
+    about 1.45x the time per face); batches of 0, 1 and several faces still come back whole."""
     runtime = Runtime(Bundle(BUNDLE), 1, instances=1)
-    model = bf16.load(runtime, key)
+    model = facen.FacenExtractor(runtime, key, precision="bfloat16").model
     request = model.free.get()
     model.free.put(request)
     assert [list(port.get_shape()) for port in request.model_inputs] == [[1, 3, 112, 112]]
@@ -94,6 +95,19 @@ def test_compiled_for_one_face_and_runs_any_batch(key):
     assert batch.shape == (5, dimension)
     assert np.array_equal(batch[3:4], model.run(blob[3:4])[0])
     assert len({row.tobytes() for row in batch}) == 5  # every face got its own vector
+
+
+@needs_bf16
+def test_attribute_networks_keep_a_dynamic_batch():
+    """The small attribute networks run a batch at once: for them a run costs more than the
+    dynamic-shape kernels (models/bf16.py)."""
+    runtime = Runtime(Bundle(BUNDLE), 1, instances=1)
+    model = bf16.load_in(runtime, "age", "bfloat16")
+    request = model.free.get()
+    model.free.put(request)
+    assert request.model_inputs[0].get_partial_shape()[0].is_dynamic
+    blob = np.random.default_rng(2).uniform(-0.5, 0.5, (3, 3, 64, 64)).astype(np.float32)
+    assert model.run(blob)[0].shape[0] == 3
 
 
 def test_precision_settings_resolve_or_refuse(monkeypatch):

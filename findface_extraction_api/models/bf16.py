@@ -18,11 +18,13 @@ Each concurrent caller gets its own compiled model: one compiled model shared by
 does not run them in parallel. `copies` are compiled at load (one per worker), more only if
 more threads call at once.
 
-The models are compiled for one face (a static batch of 1) and a batch runs face by face: the
-CPU plugin's kernels for a static shape are much faster than its dynamic-shape ones (SFace 2.9
-against 4.3 ms per face on one thread, MobileFaceNet 1.5 against 2.3; the dynamic graph at a
-batch of 4 still took 4.6 ms per face), and one compiled copy per batch size would cost about
-50 MB each (measured 2026-12-08, bench notes in docs/performance.md).
+The facens are compiled for one face (`per_face`: a static batch of 1) and a batch runs face by
+face: the CPU plugin's kernels for a static shape are much faster than its dynamic-shape ones on
+these larger networks (SFace 2.9 against 4.3 ms per face on one thread, MobileFaceNet 1.5
+against 2.3; the dynamic graph at a batch of 4 still took 4.6 ms per face), and one compiled copy
+per batch size would cost about 50 MB each. The small attribute networks keep a dynamic batch:
+for them the cost of a run outweighs the kernels, and a batch of 6 faces took 0.8 ms per face
+for the age network against 1.2 face by face (measured 2026-12-08, docs/performance.md).
 """
 
 import functools
@@ -96,7 +98,7 @@ def resolve(setting: str, section: str = "facen") -> tuple[str, str]:
 class Bf16Model:
     """A bundle model compiled by OpenVINO with bfloat16 inference; `run` as runtime.OnnxModel's."""
 
-    def __init__(self, bundle: Bundle, key: str, threads: int, copies: int):
+    def __init__(self, bundle: Bundle, key: str, threads: int, copies: int, per_face: bool = False):
         path = bundle.path(key)
         self.key, self.input_name = key, bundle.field(key, "input", "name")
         promised = bundle.field(key, "output", "name")
@@ -104,13 +106,12 @@ class Bf16Model:
         self.core = _core()
         try:
             model = self.core.read_model(path)
-            model.reshape({self.input_name: [1, *model.input(self.input_name).get_partial_shape()[1:]]})
+            batch = 1 if per_face else -1
+            model.reshape({self.input_name: [batch, *model.input(self.input_name).get_partial_shape()[1:]]})
         except RuntimeError as e:
             raise BundleError(f"model file {path} cannot be loaded by OpenVINO ({e}); {BUILD_HINT}") from None
         names = {name for output in model.outputs for name in output.get_names()}
-        self.output_shapes = {
-            name: tuple(output.get_shape()[1:]) for output in model.outputs for name in output.get_names()
-        }
+        self.per_face = per_face
         if not set(self.output_names) <= names:
             raise BundleError(
                 f"model file {path} has outputs {sorted(names)}, but manifest.json promises "
@@ -133,14 +134,18 @@ class Bf16Model:
         return self.core.compile_model(self.model, "CPU", self.config).create_infer_request()
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
-        """All outputs, in the manifest's order, for one input batch (float32 arrays of their own),
-        run one face at a time through the static-shape compile."""
+        """All outputs, in the manifest's order, for one input batch (float32 arrays of their own);
+        face by face when compiled `per_face`."""
         try:
             request = self.free.get_nowait()
         except queue.Empty:
             request = self.compile()
         try:
-            outputs = [np.empty((len(blob), *self.output_shapes[name]), np.float32) for name in self.output_names]
+            if not self.per_face:
+                request.infer({self.input_name: blob})
+                return [np.array(request.get_tensor(name).data, np.float32) for name in self.output_names]
+            shapes = [tuple(request.get_tensor(name).shape[1:]) for name in self.output_names]
+            outputs = [np.empty((len(blob), *shape), np.float32) for shape in shapes]
             for i in range(len(blob)):
                 request.infer({self.input_name: blob[i : i + 1]})
                 for output, name in zip(outputs, self.output_names, strict=True):
@@ -150,10 +155,11 @@ class Bf16Model:
             self.free.put(request)
 
 
-def load(runtime: Runtime, key: str) -> Bf16Model:
-    """Model `key` of the runtime's bundle for bfloat16 inference, one compiled copy per worker."""
+def load(runtime: Runtime, key: str, per_face: bool = False) -> Bf16Model:
+    """Model `key` of the runtime's bundle for bfloat16 inference, one compiled copy per worker
+    (compiled for one face at a time with `per_face`)."""
     started = time.perf_counter()
-    model = Bf16Model(runtime.bundle, key, runtime.threads, runtime.instances)
+    model = Bf16Model(runtime.bundle, key, runtime.threads, runtime.instances, per_face)
     metrics.MODEL_LOAD_SECONDS.labels(key).set(time.perf_counter() - started)
     return model
 
@@ -163,7 +169,8 @@ def load_in(
     key: str,
     precision: str,
     optimization: ort.GraphOptimizationLevel = ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    per_face: bool = False,
 ) -> OnnxModel | Bf16Model:
-    """Model `key` in `precision` (resolved): bfloat16 through OpenVINO, float32 through
-    onnxruntime at `optimization`. Both have the same `run`."""
-    return load(runtime, key) if precision == "bfloat16" else runtime.load(key, optimization)
+    """Model `key` in `precision` (resolved): bfloat16 through OpenVINO (`per_face`: see the
+    module's notes), float32 through onnxruntime at `optimization`. Both have the same `run`."""
+    return load(runtime, key, per_face) if precision == "bfloat16" else runtime.load(key, optimization)

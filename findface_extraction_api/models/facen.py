@@ -41,7 +41,7 @@ class FacenExtractor:
         same_person_threshold: float = SAME_PERSON_THRESHOLD,
         precision: str = "float32",
     ):
-        self.model = bf16.load_in(runtime, key, precision)
+        self.model = bf16.load_in(runtime, key, precision, per_face=True)  # static shape: see models/bf16.py
         self.precision = precision
         self.dimension = int(runtime.bundle.field(key, "output", "shape")[1])
         self.same_person_threshold = same_person_threshold
