@@ -105,6 +105,21 @@ NOTES = """## What changed for issue 13, and what was tried
   0.5 ms per face: a third of the workers' GIL time, during which neither the loop nor the other
   worker can run Python. dlib's Python binding does not release the GIL; the in-process bound
   has the same predictor calls but no loop to stall.
+  Later the same day two tests of where the gap lies: with the predictor replaced by GIL-free
+  work of the same CPU cost (an experiment, not kept), in-process detect rose from 519–575 to
+  672–718 /s but HTTP only from 301–327 to 349–359 /s, so the event loop, not the predictor,
+  bounds the HTTP rate; and two daemons of one instance each, side by side with one daemon of
+  two, served 490–520 against 319–325 detect requests/s (separate GILs), at 377 MiB RSS each
+  against 449 MiB at rest: a process per core would close the gap on these mixes, but not within
+  the 600 MiB memory target, and it would split the metrics, the admission budgets and the drain
+  across processes. The cheaper the compute gets (the facens compiled for one face, boxes alone
+  without the predictor, above), the larger the loop's fixed ~1 ms of Python per request looms,
+  so these ratios fall while the HTTP rates rise.
+- **Measured, not kept: uvloop** as the event loop (2026-12-08, two daemons of this code side by
+  side, HTTP at 4 clients, 3 alternating rounds): photos detect 493–504 against 459–479 /s,
+  detect+facen 153–166 against 140–147 /s, 4–9 % less CPU per request. It leaves Tornado's
+  parsing and writing in Python, so it narrows the gap by a few points only, for a new compiled
+  runtime dependency under every request.
 - **Kept: SFace's PRelu rewritten at build time** (`models-data/prelu.py`): its 27 PRelu become
   slope·x + (1 − slope)·Relu(x); onnxruntime turns both per-channel scales into NCHWc 1x1 convs
   with the add fused, where its own PRelu kernel was about half of SFace's time and broke the NCHWc
