@@ -4,7 +4,8 @@
 
 Daemons on build/models, one per facen, default configuration otherwise, answer the same
 1280x720 JPEG with six faces, rounds interleaved so that both see the same machine. A facen's
-cost per face is (median with need_facen - median detection only) / 6. dlib's network holds
+cost per face is (median with need_facen - median detection only) / 6: its alignment and, since
+detection alone skips the landmark predictor (2026-12-08), the landmarks too (~0.4 ms a face). dlib's network holds
 Python's GIL while it runs (models/dlib_facen.py), so the script also records the slowest
 GET /health answered while each daemon computes facens: how long its event loop stalls.
 With --photos-seconds S (and ../shared/eval-data present) it also measures detect + facen on the
