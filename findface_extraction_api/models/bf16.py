@@ -3,8 +3,8 @@ bfloat16 matrix units.
 
 onnxruntime has no bfloat16 path on x86 CPUs. OpenVINO runs the same ONNX graph in bfloat16 on
 CPUs that have AMX or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later): SFace
-then costs about a third of onnxruntime's float32 CPU time per face, an age estimate about 40%
-(docs/performance-models.md). The facen's vectors stay comparable with float32 ones (cosine to
+then costs about a third of onnxruntime's float32 CPU time per face, an age estimate under a
+third (docs/performance-models.md). The facen's vectors stay comparable with float32 ones (cosine to
 float32 at least 0.999 on LFW chips: tests/test_facen_bf16.py), so galleries enrolled before need
 no re-enrolling; the attributes stay within the same accuracy (docs/accuracy/report.md,
 tests/test_attributes_bf16.py). `[facen] precision` and `[attributes] precision` = auto use it
@@ -24,7 +24,8 @@ these larger networks (SFace 2.9 against 4.3 ms per face on one thread, MobileFa
 against 2.3; the dynamic graph at a batch of 4 still took 4.6 ms per face), and one compiled copy
 per batch size would cost about 50 MB each. The small attribute networks keep a dynamic batch:
 for them the cost of a run outweighs the kernels, and a batch of 6 faces took 0.8 ms per face
-for the age network against 1.2 face by face (measured 2026-12-08, docs/performance.md).
+for the age network against 1.2 face by face (measured 2026-12-08: docs/performance-models.md,
+and the notes in docs/performance.md).
 """
 
 import functools
