@@ -53,8 +53,8 @@ NOTES = """## What changed for issue 13, and what was tried
   API's face detector) got landmarks nobody read, at about 0.4 ms per face holding the GIL. Side
   by side against the code before, photos, detect: in-process 1104–1141 against 531–547 /s, HTTP
   at 4 clients 494–502 against 306–323 /s, daemon CPU per request 2.4 against 3.6–3.8 ms; the
-  boxes and scores are the same (`tests/test_pipeline.py`). This halves the in-process bound of
-  that mix, so its HTTP/in-process ratio falls (see below).
+  boxes and scores are the same (`tests/test_pipeline.py`). It doubles that mix's in-process rate
+  but its HTTP rate only about 1.6 times, so its HTTP/in-process ratio falls (see below).
 - **Kept, the default: the age, gender and emotion networks in bfloat16 too** (`[attributes]
   precision = auto`, the same OpenVINO path). Per face, in-process on one thread
   (`docs/performance-models.md`, 2026-12-08 on a quiet machine): an age estimate 0.8 ms against
